@@ -1,0 +1,1 @@
+"""Custom actions of the Adempauze assistant (run by the rasa-sdk action server)."""

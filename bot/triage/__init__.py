@@ -1,0 +1,1 @@
+"""Danger triage: risk tiers, the signal lexicon and the Rasa NLU component."""

@@ -1,0 +1,118 @@
+"""Rasa NLU component: adds `risk`, `route` and `evidence` to every parsed message."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot import DATA_DIR
+from bot.triage.engine import Thresholds, Triage
+from bot.triage.forms import lemma_forms
+from bot.triage.lexicon import Lexicon
+from bot.triage.tiers import INTENT_RISK, Tier, route_for
+
+TIER_INTENTS = {Tier.tension: "escalation_tension", Tier.self_harm: "self_harm", Tier.acute: "acute"}
+
+
+def intent_for(tier: Tier, speaker: Optional[str]) -> Optional[str]:
+    """The escalation intent that stands for a tier (and speaker)."""
+    if tier == Tier.violence:
+        return f"violence_{speaker or 'bystander'}"
+    return TIER_INTENTS.get(tier)
+
+SPACY_DOC = "text_spacy_doc"
+LEXICON_FILE = "lexicon.json"
+
+
+def read_lexicon_sources(directory: Path) -> Dict[str, str]:
+    """File name -> YAML text of every lexicon file (stored in the model, so it is self-contained)."""
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(Path(directory).glob("*.yml"))}
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class TriageClassifier(GraphComponent):
+    """Danger triage after intent classification and fallback: the highest tier of lexicon and intent wins."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"lexicon_dir": str(DATA_DIR / "lexicon"), "escalation_threshold": 0.5, "speaker_threshold": 0.5}
+
+    @classmethod
+    def required_packages(cls) -> List[Text]:
+        return ["spacy"]
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Retrain when the lexicon files change."""
+        sources = read_lexicon_sources(Path(config.get("lexicon_dir") or DATA_DIR / "lexicon"))
+        return hashlib.sha256(json.dumps(sources, sort_keys=True).encode()).hexdigest()
+
+    def __init__(self, config: Dict[Text, Any], storage: ModelStorage, resource: Resource, sources: Dict[str, str]) -> None:
+        self._config = config
+        self._storage = storage
+        self._resource = resource
+        self._sources = sources
+        self._triage: Optional[Triage] = None
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext) -> "TriageClassifier":
+        return cls(config, model_storage, resource, {})
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext, **kwargs: Any) -> "TriageClassifier":
+        with model_storage.read_from(resource) as directory:
+            sources = json.loads((directory / LEXICON_FILE).read_text(encoding="utf-8"))
+        return cls(config, model_storage, resource, sources)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Store the lexicon in the model."""
+        self._sources = read_lexicon_sources(Path(self._config["lexicon_dir"]))
+        with self._storage.write_to(self._resource) as directory:
+            (directory / LEXICON_FILE).write_text(json.dumps(self._sources, ensure_ascii=False), encoding="utf-8")
+        return self._resource
+
+    def _engine(self, vocab: Any) -> Triage:
+        if self._triage is None:
+            lexicon = Lexicon.from_sources(self._sources, vocab, lemma_forms())
+            thresholds = Thresholds(self._config["escalation_threshold"], self._config["speaker_threshold"])
+            self._triage = Triage(lexicon, thresholds)
+        return self._triage
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Add risk, route and evidence to each message."""
+        for message in messages:
+            doc = message.get(SPACY_DOC)
+            if doc is None or not message.get(TEXT):
+                continue
+            ranking = message.get(INTENT_RANKING_KEY) or []
+            intent = message.get(INTENT) or {}
+            if not ranking and intent.get("name"):
+                ranking = [intent]
+            assessment = self._engine(doc.vocab).assess(doc, [r for r in ranking if r.get("name") != "nlu_fallback"])
+            top_tier = INTENT_RISK.get(intent.get("name") or "", (Tier.none, None))[0]
+            if top_tier >= Tier.tension and top_tier > assessment.risk:
+                # the classifier's own top intent is never overruled downwards: a missed signal is worse
+                assessment.risk = top_tier
+                assessment.speaker = INTENT_RISK[intent["name"]][1]
+                assessment.route = route_for(top_tier, assessment.speaker)
+            if assessment.risk >= Tier.tension and top_tier != assessment.risk:
+                replacement = intent_for(assessment.risk, assessment.speaker)
+                assessment.evidence.append({"source": "triage", "replaced_intent": intent.get("name")})
+                message.set(INTENT, {"name": replacement, "confidence": 1.0}, add_to_output=True)
+            message.set("risk", assessment.risk.name, add_to_output=True)
+            message.set("route", assessment.route, add_to_output=True)
+            message.set("speaker", assessment.speaker, add_to_output=True)
+            message.set("evidence", assessment.evidence, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        return training_data

@@ -1,0 +1,255 @@
+"""Triage: lexicon hits + DIET intent ranking -> risk tier, speaker, route and evidence."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from spacy.tokens import Doc
+
+from bot.triage.lexicon import Lexicon, Signal
+from bot.triage.tiers import (
+    BYSTANDER,
+    CHILD,
+    INTENT_RISK,
+    PERPETRATOR,
+    VICTIM,
+    Tier,
+    route_for,
+)
+
+Span = Tuple[int, int]
+SENTENCE_END = {".", "!", "?", "\n", ";"}
+CHILD_AGE = re.compile(r"^(?:[6-9]|1[0-7])$")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """How sure the classifier must be before its intent counts on its own."""
+
+    escalation: float = 0.5  # summed probability of intents at or above a tier
+    speaker: float = 0.5  # a violence intent decides the speaker when the lexicon cannot
+
+
+@dataclass
+class Assessment:
+    """What the triage concluded about one message."""
+
+    risk: Tier = Tier.none
+    route: Optional[str] = None
+    speaker: Optional[str] = None
+    evidence: List[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"risk": self.risk.name, "route": self.route, "speaker": self.speaker, "evidence": self.evidence}
+
+
+@dataclass
+class Hit:
+    signal: Signal
+    sentence: Span
+    spans: List[Span]
+    tier: Tier
+    speaker: Optional[str] = None
+    note: Optional[str] = None
+
+
+class Triage:
+    """Combines the lexicon and the intent classifier; the highest tier wins."""
+
+    def __init__(self, lexicon: Lexicon, thresholds: Thresholds = Thresholds()) -> None:
+        self.lexicon = lexicon
+        self.thresholds = thresholds
+
+    def assess(self, doc: Doc, ranking: Sequence[Mapping[str, object]] = ()) -> Assessment:
+        """Assess one parsed message; `ranking` is Rasa's intent_ranking (name, confidence)."""
+        found = self.lexicon.find(doc)
+        hits = self._lexicon_hits(doc, found)
+        intent_tier, intent_speaker, intent_evidence = self._intent_risk(ranking)
+        lexicon_tier = max((h.tier for h in hits), default=Tier.none)
+
+        tier = max(lexicon_tier, intent_tier)
+        speaker = None
+        if tier >= Tier.violence:
+            speaker = self._speaker(hits, found, doc, intent_speaker)
+        elif tier >= Tier.stress:
+            speaker = CHILD if self._child_writer(doc, found, (0, len(doc))) else None
+        evidence = [
+            {"source": "lexicon", "signal": h.signal.id, "tier": h.tier.name, "text": _span_text(doc, h.spans)}
+            | ({"note": h.note} if h.note else {})
+            for h in hits
+        ]
+        if intent_evidence:
+            evidence.append(intent_evidence)
+        return Assessment(risk=tier, route=route_for(tier, speaker), speaker=speaker, evidence=evidence)
+
+    # -- intent -----------------------------------------------------------------------------------
+    def _intent_risk(self, ranking: Sequence[Mapping[str, object]]) -> Tuple[Tier, Optional[str], Optional[dict]]:
+        """The highest tier whose intents together reach the escalation threshold."""
+        scores: Dict[Tier, float] = {}
+        best_violence: Tuple[float, Optional[str]] = (0.0, None)
+        for entry in ranking:
+            name = str(entry.get("name"))
+            confidence = float(entry.get("confidence") or 0.0)
+            if name not in INTENT_RISK:
+                continue
+            tier, speaker = INTENT_RISK[name]
+            scores[tier] = scores.get(tier, 0.0) + confidence
+            if tier == Tier.violence and confidence > best_violence[0]:
+                best_violence = (confidence, speaker)
+        cumulative = 0.0
+        for tier in sorted(Tier, reverse=True):
+            cumulative += scores.get(tier, 0.0)
+            if tier > Tier.none and cumulative >= self.thresholds.escalation:
+                speaker = best_violence[1] if best_violence[0] >= self.thresholds.speaker * 0.5 else None
+                top = ranking[0] if ranking else {}
+                return tier, speaker, {
+                    "source": "intent",
+                    "intent": top.get("name"),
+                    "tier": tier.name,
+                    "confidence": round(cumulative, 3),
+                }
+        return Tier.none, None, None
+
+    # -- lexicon ----------------------------------------------------------------------------------
+    def _lexicon_hits(self, doc: Doc, found: Dict[str, List[Span]]) -> List[Hit]:
+        hits: List[Hit] = []
+        not_now = found.get("not_immediate", [])
+        found = dict(found)
+        found["immediacy"] = [s for s in found.get("immediacy", []) if not any(_overlap(s, n) for n in not_now)]
+        for sentence in _sentences(doc):
+            local = {name: [s for s in spans if sentence[0] <= s[0] < sentence[1]] for name, spans in found.items()}
+            for signal in self.lexicon.signals:
+                spans = _co_occur(signal, local)
+                if spans is None or any(local.get(u) for u in signal.unless):
+                    continue
+                hits.append(self._modify(Hit(signal, sentence, spans, signal.tier), local, doc))
+        return [h for h in hits if h.tier > Tier.none]
+
+    def _modify(self, hit: Hit, local: Dict[str, List[Span]], doc: Doc) -> Hit:
+        """Context that lowers or raises a hit: harmless context, hyperbole, negation, time."""
+        fear = bool(local.get("fear"))
+        if hit.signal.weak and local.get("harmless_context"):
+            hit.tier, hit.note = Tier.none, "harmless context (sport, game, film, idiom)"
+        elif hit.signal.weak and local.get("hyperbole"):
+            hit.tier, hit.note = Tier.stress, "hyperbole"
+        elif hit.tier == Tier.violence and _near(hit, local.get("negation", []), 3) and not fear:
+            hit.tier, hit.note = Tier.tension, "negated"
+        elif hit.tier == Tier.violence and local.get("young_agent") and not local.get("first_object"):
+            hit.tier, hit.note = Tier.stress, "a young child hitting or biting"
+        elif hit.tier == Tier.violence and local.get("sibling") and not local.get("first_object"):
+            hit.tier, hit.note = Tier.tension, "children fighting each other"
+        elif hit.tier == Tier.acute and local.get("past") and not local.get("immediacy"):
+            hit.tier, hit.note = Tier.violence, "in the past"
+        elif hit.signal.can_be_now and hit.tier in (Tier.violence, Tier.self_harm) and not fear:
+            if _near(hit, local.get("immediacy", []), 3):
+                hit.tier, hit.note = Tier.acute, "happening now"
+        return hit
+
+    # -- speaker ----------------------------------------------------------------------------------
+    def _speaker(self, hits: List[Hit], found: Dict[str, List[Span]], doc: Doc, intent_speaker: Optional[str]) -> str:
+        """Who is speaking about the violence: perpetrator, victim, child or bystander."""
+        violent = [h for h in hits if h.tier >= Tier.violence]
+        fixed = [h.signal.speaker for h in violent if h.signal.speaker]
+        if CHILD in fixed or self._child_writer(doc, found, (0, len(doc))) and self._first_object_in(found, (0, len(doc))):
+            return CHILD
+        if fixed:
+            return fixed[0]
+        for hit in violent:
+            speaker = self._sentence_speaker(hit, found)
+            if speaker:
+                return speaker
+        if intent_speaker:
+            return intent_speaker
+        return BYSTANDER if violent else VICTIM
+
+    def _sentence_speaker(self, hit: Hit, found: Dict[str, List[Span]]) -> Optional[str]:
+        """The first person nearest to the violence words decides: 'ik sla' vs 'slaat me'."""
+        sentence = hit.sentence
+
+        def inside(name: str) -> List[Span]:
+            return [s for s in found.get(name, []) if sentence[0] <= s[0] < sentence[1]]
+
+        subjects, objects = inside("first_subject"), inside("first_object")
+        if not subjects and not objects:
+            return BYSTANDER
+        if subjects and inside("passive"):
+            return VICTIM
+        anchor = min(s[0] for s in hit.spans)
+        nearest = min(
+            [(abs(s[0] - anchor), VICTIM) for s in objects] + [(abs(s[0] - anchor), PERPETRATOR) for s in subjects]
+        )[1]
+        if nearest == PERPETRATOR and inside("witness"):
+            return BYSTANDER
+        return nearest
+
+    @staticmethod
+    def _first_object_in(found: Dict[str, List[Span]], sentence: Span) -> bool:
+        return any(sentence[0] <= s[0] < sentence[1] for s in found.get("first_object", []) + found.get("first_subject", []))
+
+    @staticmethod
+    def _child_writer(doc: Doc, found: Dict[str, List[Span]], sentence: Span) -> bool:
+        """'papa slaat mij', 'mn stiefvader', 'ik ben 12'."""
+        if any(sentence[0] <= s[0] < sentence[1] for s in found.get("child_writer", [])):
+            return True
+        words = [t._.adem_norm for t in doc]
+        for i in range(len(words) - 2):
+            if words[i] in ("ik", "k") and words[i + 1] in ("ben", "bn") and CHILD_AGE.match(words[i + 2]):
+                return True
+        return False
+
+
+def _sentences(doc: Doc) -> Iterable[Span]:
+    start = 0
+    for token in doc:
+        if token.text in SENTENCE_END or "\n" in token.text:
+            if token.i > start:
+                yield (start, token.i)
+            start = token.i + 1
+    if start < len(doc):
+        yield (start, len(doc))
+
+
+def _co_occur(signal: Signal, local: Dict[str, List[Span]]) -> Optional[List[Span]]:
+    """Spans of every item of the signal in one sentence (and window), or None."""
+    chosen: List[Span] = []
+    for item in signal.all:
+        spans = local.get(item)
+        if not spans:
+            return None
+        chosen.append(spans[0])
+    if signal.window is not None:
+        best = _best_window(signal, local)
+        if best is None:
+            return None
+        chosen = best
+    return chosen
+
+
+def _best_window(signal: Signal, local: Dict[str, List[Span]]) -> Optional[List[Span]]:
+    """Pick one span per item so that all lie within `window` tokens of each other."""
+    anchors = local[signal.all[0]]
+    for anchor in anchors:
+        chosen = [anchor]
+        for item in signal.all[1:]:
+            near = [s for s in local[item] if abs(s[0] - anchor[0]) <= signal.window]
+            if not near:
+                break
+            chosen.append(min(near, key=lambda s: abs(s[0] - anchor[0])))
+        else:
+            return chosen
+    return None
+
+
+def _overlap(a: Span, b: Span) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _near(hit: Hit, spans: List[Span], distance: int) -> bool:
+    """Whether one of `spans` lies within `distance` tokens of the hit's words."""
+    return any(abs(n[0] - s[0]) <= distance or abs(n[0] - (s[1] - 1)) <= distance for n in spans for s in hit.spans)
+
+
+def _span_text(doc: Doc, spans: List[Span]) -> str:
+    return " … ".join(doc[s:e].text for s, e in sorted(set(spans)))

@@ -1,0 +1,145 @@
+"""The signal lexicon: YAML word groups and signal rules (data/lexicon/), matched with spaCy's Matcher.
+
+A *group* is a named list of words or short phrases (base forms; inflections, spelling variants and
+typos are generated). A *signal* says which groups (or literal words) must occur together in one
+sentence to raise a tier, e.g. `all: [hit, person]` for "ik heb hem geslagen".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+import yaml
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Token
+from spacy.vocab import Vocab
+
+from bot.triage.forms import expand_word, normalise
+from bot.triage.tiers import Tier
+
+NORM_ATTR = "adem_norm"
+if not Token.has_extension(NORM_ATTR):
+    Token.set_extension(NORM_ATTR, getter=lambda token: normalise(token.text))
+
+# Groups the engine itself relies on (speaker, modifiers); the lexicon must define them.
+REQUIRED_GROUPS = (
+    "first_subject",
+    "first_object",
+    "child_writer",
+    "witness",
+    "fear",
+    "negation",
+    "hyperbole",
+    "harmless_context",
+    "immediacy",
+    "sibling",
+    "passive",
+    "past",
+    "young_agent",
+    "not_immediate",
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One rule: every item of `all` in the same sentence (within `window` tokens if set)."""
+
+    id: str
+    tier: Tier
+    all: Tuple[str, ...]
+    window: Optional[int] = None
+    weak: bool = False  # cancelled by harmless context (sports, games, films) and hyperbole
+    speaker: Optional[str] = None  # fixed speaker, else worked out from the sentence
+    unless: Tuple[str, ...] = ()
+    can_be_now: bool = False  # becomes acute next to "nu", "op dit moment", ...
+
+
+@dataclass
+class Lexicon:
+    """Compiled groups and signals."""
+
+    groups: Dict[str, List[List[Set[str]]]]
+    signals: List[Signal]
+    matcher: Matcher = field(repr=False)
+
+    @classmethod
+    def load(cls, directory: Path, vocab: Vocab, lemma_forms: Optional[Dict[str, Set[str]]] = None) -> "Lexicon":
+        """Read every *.yml in `directory` (keys `groups` and `signals`) and compile the matcher."""
+        sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(Path(directory).glob("*.yml"))}
+        return cls.from_sources(sources, vocab, lemma_forms)
+
+    @classmethod
+    def from_sources(cls, sources: Dict[str, str], vocab: Vocab, lemma_forms: Optional[Dict[str, Set[str]]] = None) -> "Lexicon":
+        """Compile from file name -> YAML text (as stored in a trained model)."""
+        raw_groups: Dict[str, list] = {}
+        raw_signals: List[dict] = []
+        for name in sorted(sources):
+            content = yaml.safe_load(sources[name]) or {}
+            for name, entries in (content.get("groups") or {}).items():
+                raw_groups.setdefault(name, []).extend(entries)
+            for signal in content.get("signals") or []:
+                raw_signals.append({**signal, "_file": name})
+        groups = {name: compile_entries(entries, lemma_forms) for name, entries in raw_groups.items()}
+        signals = []
+        for raw in raw_signals:
+            items = tuple(str(i) for i in raw["all"])
+            for item in items:
+                if item not in groups:
+                    groups[item] = compile_entries([item], lemma_forms)
+            for item in raw.get("unless", []) or []:
+                if item not in groups:
+                    groups[item] = compile_entries([item], lemma_forms)
+            signals.append(
+                Signal(
+                    id=str(raw["id"]),
+                    tier=Tier.parse(raw["tier"]),
+                    all=items,
+                    window=raw.get("window"),
+                    weak=bool(raw.get("weak", False)),
+                    speaker=raw.get("speaker"),
+                    unless=tuple(raw.get("unless", []) or []),
+                    can_be_now=bool(raw.get("can_be_now", False)),
+                )
+            )
+        missing = [g for g in REQUIRED_GROUPS if g not in groups]
+        if missing:
+            raise ValueError(f"lexicon misses required groups: {missing}")
+        matcher = Matcher(vocab)
+        for name, phrases in groups.items():
+            patterns = [[{"_": {NORM_ATTR: {"IN": sorted(tok)}}} for tok in phrase] for phrase in phrases]
+            matcher.add(name, patterns)
+        return cls(groups=groups, signals=signals, matcher=matcher)
+
+    def find(self, doc: Doc) -> Dict[str, List[Tuple[int, int]]]:
+        """Group name -> token spans (start, end) where it occurs in the doc."""
+        found: Dict[str, List[Tuple[int, int]]] = {}
+        for match_id, start, end in self.matcher(doc):
+            name = doc.vocab.strings[match_id]
+            found.setdefault(name, []).append((start, end))
+        return found
+
+
+def compile_entries(entries: Iterable, lemma_forms: Optional[Dict[str, Set[str]]]) -> List[List[Set[str]]]:
+    """YAML entries -> phrases -> per-token sets of accepted normalised forms.
+
+    An entry is `word`, `multi word phrase`, or `{word: [extra forms]}` for irregular forms.
+    """
+    phrases: List[List[Set[str]]] = []
+    for entry in entries:
+        if isinstance(entry, dict):
+            for word, extra in entry.items():
+                phrases.append([token_forms(str(word), extra or [], lemma_forms)])
+            continue
+        words = str(entry).split()
+        phrases.append([token_forms(w, [], lemma_forms, typos=len(words) == 1) for w in words])
+    return phrases
+
+
+def token_forms(word: str, extra: Iterable[str], lemma_forms: Optional[Dict[str, Set[str]]], typos: bool = True) -> Set[str]:
+    """All accepted forms of one token of a lexicon entry."""
+    word = normalise(word)
+    known = set(lemma_forms.get(word, ())) if lemma_forms else set()
+    if word.endswith("aan") and len(word) > 3:
+        known.add(word[:-1] + "t")  # slaan -> slaat
+    return expand_word(word, list(extra) + sorted(known), typos=typos)
