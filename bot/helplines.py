@@ -92,25 +92,24 @@ class Helpline:
         return ", ".join(w.describe() for w in self.windows) or "openingstijden: zie de website"
 
     def contact_text(self) -> str:
-        """'bel 0800-2000 (gratis, anoniem, dag en nacht)' — only verified numbers."""
+        """'bel 0800-2000 (gratis, anoniem, dag en nacht) of chat via ...' — only verified numbers."""
+        details = [d for d in (self.cost if self.cost == "gratis" else None, "anoniem" if self.anonymous else None) if d]
+        if self.hours_known():
+            details.append(self.hours_text())
+        suffix = f" ({', '.join(details)})" if details else ""
         parts: List[str] = []
         if self.shows_phone:
-            phone = f"bel {self.phone}"
-            if self.phone_alt:
-                phone += f" of {self.phone_alt}"
-            parts.append(phone)
+            phone = f"bel {self.phone}" + (f" of {self.phone_alt}" if self.phone_alt else "")
+            parts.append(phone + suffix)
+            suffix = ""
         if self.chat:
             chat = f"chat via {self.chat.replace('https://', '')}"
             if self.chat_windows:
                 chat += f" ({', '.join(w.describe() for w in self.chat_windows)})"
-            parts.append(chat)
+            parts.append(chat + suffix)
         elif self.web and not self.shows_phone:
             parts.append(f"kijk op {self.web.replace('https://', '')}")
-        details = [d for d in (self.cost if self.cost == "gratis" else None, "anoniem" if self.anonymous else None) if d]
-        if self.hours_known():
-            details.append(self.hours_text())
-        text = " of ".join(parts)
-        return f"{text} ({', '.join(details)})" if details and text else text
+        return " of ".join(parts)
 
 
 def _windows(raw: object) -> List[Window]:

@@ -34,6 +34,9 @@ def quiet() -> Iterator[None]:
         warnings.simplefilter("ignore")
         for name in ("rasa", "tensorflow", "absl", "spacy", "sanic", "apscheduler"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        from rasa.utils.log_utils import configure_structlog
+
+        configure_structlog(logging.WARNING)  # Rasa's structured debug logs carry message text
         yield
 
 

@@ -134,7 +134,7 @@ class Triage:
             hit.tier, hit.note = Tier.none, "harmless context (sport, game, film, idiom)"
         elif hit.signal.weak and local.get("hyperbole"):
             hit.tier, hit.note = Tier.stress, "hyperbole"
-        elif hit.tier == Tier.violence and _near(hit, local.get("negation", []), 3) and not fear:
+        elif hit.tier == Tier.violence and _near(hit, _outside(local.get("negation", []), hit.spans), 3) and not fear:
             hit.tier, hit.note = Tier.tension, "negated"
         elif hit.tier == Tier.violence and local.get("young_agent") and not local.get("first_object"):
             hit.tier, hit.note = Tier.stress, "a young child hitting or biting"
@@ -244,6 +244,11 @@ def _best_window(signal: Signal, local: Dict[str, List[Span]]) -> Optional[List[
 
 def _overlap(a: Span, b: Span) -> bool:
     return a[0] < b[1] and b[0] < a[1]
+
+
+def _outside(spans: List[Span], own: List[Span]) -> List[Span]:
+    """Spans that are not part of the signal's own words ('geen eten' is not a negation of itself)."""
+    return [s for s in spans if not any(_overlap(s, o) for o in own)]
 
 
 def _near(hit: Hit, spans: List[Span], distance: int) -> bool:

@@ -1,0 +1,32 @@
+"""The SQL database (SQLite by default, any SQLAlchemy URL via DATABASE_URL), 2.0-style on SQLAlchemy 1.4."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import declarative_base, sessionmaker
+
+Base = declarative_base()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with foreign keys enforced on SQLite, so cascades delete everything about a person."""
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _enable_foreign_keys(connection, _record) -> None:  # type: ignore[no-untyped-def]
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+    return engine
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    """Sessions are owned by the caller: `with Session() as session, session.begin(): ...`."""
+    return sessionmaker(engine, future=True, expire_on_commit=False)

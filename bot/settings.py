@@ -1,0 +1,98 @@
+"""Settings, read once from the environment or a .env file. Secrets never print."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional
+
+from bot import PROJECT_ROOT
+
+
+class Secret:
+    """A string that never shows up in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+
+def read_env_file(path: Path) -> Dict[str, str]:
+    """KEY=VALUE lines; '#' comments and blank lines are skipped; quotes around values are removed."""
+    values: Dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        values[key.strip().removeprefix("export ").strip()] = value.strip().strip("'\"")
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    telegram_token: Secret = field(default_factory=lambda: Secret(""))
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    secret: Secret = field(default_factory=lambda: Secret(""))
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'adempauze.db'}"
+    webhook_url: Optional[str] = None
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    model_path: Path = PROJECT_ROOT / "models" / "adempauze.tar.gz"
+    action_server_url: Optional[str] = None  # remote action server; else one is started alongside
+    rasa_server_url: Optional[str] = None  # remote Rasa server (REST channel); else the model runs in-process
+    redis_url: Optional[str] = None
+    retention_days: int = 30
+    handoff_timeout_seconds: int = 300
+    log_level: str = "INFO"
+
+    @property
+    def development(self) -> bool:
+        return not self.secret
+
+    def secret_key(self) -> bytes:
+        """Key for pseudonymous ids and sessions; a fixed development key when ADEMPAUZE_SECRET is unset."""
+        return (self.secret.get() or "adempauze-development-only-key").encode()
+
+
+def load_settings(env: Optional[Dict[str, str]] = None, env_file: Path = PROJECT_ROOT / ".env") -> Settings:
+    """Settings from `env` (default: os.environ over the .env file)."""
+    values = {**read_env_file(env_file), **(env if env is not None else os.environ)}
+    defaults = Settings()
+
+    def get(name: str, default: Optional[str] = None) -> Optional[str]:
+        value = values.get(name)
+        return value if value not in (None, "") else default
+
+    return Settings(
+        telegram_token=Secret(get("TELEGRAM_TOKEN", "") or ""),
+        telegram_base_url=get("TELEGRAM_BASE_URL", defaults.telegram_base_url) or defaults.telegram_base_url,
+        secret=Secret(get("ADEMPAUZE_SECRET", "") or ""),
+        database_url=get("DATABASE_URL", defaults.database_url) or defaults.database_url,
+        webhook_url=get("WEBHOOK_URL"),
+        webhook_secret=Secret(get("WEBHOOK_SECRET", "") or ""),
+        host=get("HOST", defaults.host) or defaults.host,
+        port=int(get("PORT", str(defaults.port)) or defaults.port),
+        model_path=Path(get("MODEL_PATH", str(defaults.model_path)) or defaults.model_path),
+        action_server_url=get("ACTION_SERVER_URL"),
+        rasa_server_url=get("RASA_SERVER_URL"),
+        redis_url=get("REDIS_URL"),
+        retention_days=int(get("RETENTION_DAYS", "30") or 30),
+        handoff_timeout_seconds=int(get("HANDOFF_TIMEOUT_SECONDS", "300") or 300),
+        log_level=get("LOG_LEVEL", "INFO") or "INFO",
+    )

@@ -1,0 +1,114 @@
+"""The signal lexicon (data/lexicon/*.yml): schema, every example found, harmless sentences not flagged."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import spacy
+import yaml
+
+from bot import DATA_DIR
+from bot.triage.engine import Triage
+from bot.triage.forms import expand_word, lemma_forms, verb_forms
+from bot.triage.lexicon import REQUIRED_GROUPS, Lexicon
+from bot.triage.tiers import BYSTANDER, CHILD, PERPETRATOR, VICTIM, Tier
+
+LEXICON = DATA_DIR / "lexicon"
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return spacy.load(Path(__file__).resolve().parent.parent / "models" / "spacy_nl")
+
+
+@pytest.fixture(scope="module")
+def triage(nlp) -> Triage:
+    return Triage(Lexicon.load(LEXICON, nlp.vocab, lemma_forms()))
+
+
+def signals():
+    for path in sorted(LEXICON.glob("*.yml")):
+        for signal in yaml.safe_load(path.read_text(encoding="utf-8")).get("signals") or []:
+            yield pytest.param(signal, id=f"{path.stem}:{signal['id']}")
+
+
+def test_schema() -> None:
+    ids = []
+    for path in sorted(LEXICON.glob("*.yml")):
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert set(content) <= {"groups", "signals", "must_not_match"}, path.name
+        for signal in content.get("signals") or []:
+            assert set(signal) <= {"id", "tier", "all", "window", "weak", "speaker", "unless", "can_be_now", "example"}
+            assert signal["tier"] in {t.name for t in Tier}
+            assert signal["example"], signal["id"]
+            ids.append(signal["id"])
+    assert len(ids) == len(set(ids)), "signal ids must be unique"
+
+
+def test_required_groups_exist(nlp) -> None:
+    lexicon = Lexicon.load(LEXICON, nlp.vocab, lemma_forms())
+    assert set(REQUIRED_GROUPS) <= set(lexicon.groups)
+
+
+@pytest.mark.parametrize("signal", signals())
+def test_every_signal_finds_its_example(signal, triage, nlp) -> None:
+    assessment = triage.assess(nlp(signal["example"]))
+    found = {e["signal"] for e in assessment.evidence if e["source"] == "lexicon"}
+    assert signal["id"] in found, assessment.evidence
+    assert assessment.risk >= Tier.parse(signal["tier"]) or signal.get("weak")
+
+
+def must_not_match():
+    content = yaml.safe_load((LEXICON / "context.yml").read_text(encoding="utf-8"))
+    return content["must_not_match"]
+
+
+@pytest.mark.parametrize("text", must_not_match())
+def test_harmless_sentences_are_not_flagged(text, triage, nlp) -> None:
+    assert triage.assess(nlp(text)).risk < Tier.tension
+
+
+@pytest.mark.parametrize(
+    "text, speaker",
+    [
+        ("ik heb hem geslagen", PERPETRATOR),
+        ("gisteren heb ik mijn dochter een klap gegeven", PERPETRATOR),
+        ("hij slaat me", VICTIM),
+        ("ik word door mijn man geslagen", VICTIM),
+        ("papa slaat mij", CHILD),
+        ("ik ben 12 en mijn moeder slaat me met een riem", CHILD),
+        ("de buurman slaat zijn kinderen", BYSTANDER),
+        ("ik zag dat hij haar sloeg", BYSTANDER),
+    ],
+)
+def test_speaker(text, speaker, triage, nlp) -> None:
+    assessment = triage.assess(nlp(text))
+    assert assessment.risk >= Tier.violence
+    assert assessment.speaker == speaker
+
+
+@pytest.mark.parametrize(
+    "text, tier",
+    [
+        ("hij slaat de bal ver", Tier.none),
+        ("de spanning bij de finale was enorm", Tier.none),
+        ("ik vermoord ze nog eens haha", Tier.stress),
+        ("in de film schiet hij iedereen dood", Tier.none),
+        ("ik zou hem nooit slaan maar ik word wel heel boos", Tier.tension),
+        ("hij staat nu met een mes in de keuken", Tier.acute),
+        ("hij slaat haar op dit moment", Tier.acute),
+        ("ik wil niet meer leven", Tier.self_harm),
+        ("ik heb net alle pillen genomen", Tier.acute),
+        ("de spanningen lopen hier hoog op", Tier.tension),
+    ],
+)
+def test_context_changes_the_tier(text, tier, triage, nlp) -> None:
+    assert triage.assess(nlp(text)).risk == tier
+
+
+def test_inflection_and_typos() -> None:
+    assert {"mept", "mepte", "gemept"} <= verb_forms("meppen")
+    assert {"bedreigt", "bedreigd"} <= verb_forms("bedreigen")
+    assert "vermoort" in expand_word("vermoorden")
+    assert "zelfmord" in expand_word("zelfmoord")
+    assert "geslage" in expand_word("slaan", ["geslagen"])
