@@ -1,0 +1,1 @@
+"""Warm handoff to helpline staff: models, service, live updates, retention (see issue 5)."""
