@@ -147,6 +147,9 @@ class Handoff(Base):
     notes = Column(Text, nullable=True)
     rating = Column(Integer, nullable=True)
     resumed_at = Column(DateTime, nullable=True)  # the bot told the person and resumed the conversation
+    # Where the channel delivers staff messages (a Telegram chat id, a web chat id), encrypted with a key
+    # derived from ADEMPAUZE_SECRET; kept only while the handoff is open, wiped when it ends.
+    address = Column(Text, nullable=True)
 
     staff = relationship(Staff, lazy="joined")
     helpline = relationship(HelplineRow, lazy="joined")

@@ -46,6 +46,7 @@ from bot.handoff.models import (
     risk_rank,
     utcnow,
 )
+from bot.handoff.addresses import AddressBox
 from bot.handoff.pubsub import Broker
 from bot.helplines import Helplines, catalogue
 
@@ -92,6 +93,8 @@ class Delivery:
     text: str
     helpline_id: Optional[str]
     helpline_name: str
+    address: Optional[str] = None  # the channel's address (decrypted), e.g. a Telegram chat id
+    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,9 @@ class HandoffService:
         helplines: Optional[Helplines] = None,
         timeout_seconds: int = 300,
         clock: Callable[[], datetime] = utcnow,
+        addresses: Optional[AddressBox] = None,
     ) -> None:
+        self.addresses = addresses or AddressBox(b"adempauze-development-only-key")
         self.sessions = sessions
         self.broker = broker or Broker()
         self.helplines = helplines or catalogue()
@@ -206,11 +211,15 @@ class HandoffService:
         first: List[str] = []
         closed = False
         if wanted in staffed:
-            if self.helplines[wanted].is_open(moment) is False:
+            if wanted in self.helplines.lines and self.helplines[wanted].is_open(moment) is False:
                 closed = True
             else:
                 first.append(wanted)
-        others = [i for i in staffed if i != wanted and self.helplines[i].is_open(moment) is not False]
+        def open_now(line_id: str) -> Optional[bool]:
+            line = self.helplines.lines.get(line_id)
+            return line.is_open(moment) if line else None
+
+        others = [i for i in staffed if i != wanted and open_now(i) is not False]
         return first + others, closed
 
     # -- the person's side ----------------------------------------------------------------------
@@ -228,7 +237,8 @@ class HandoffService:
     async def get(self, handoff_id: str) -> Handoff:
         return await self._run(lambda session: self._get(session, handoff_id))
 
-    async def start(self, person_id: str, channel: str, route: Optional[str], risk: str = "none") -> Handoff:
+    async def start(self, person_id: str, channel: str, route: Optional[str], risk: str = "none",
+                    address: Optional[str] = None) -> Handoff:
         """A handoff in 'preparing' while the person answers the pre-handoff questions (reuses an open one)."""
 
         def work(session: Session) -> Handoff:
@@ -236,9 +246,11 @@ class HandoffService:
                 select(Handoff).where(Handoff.person_id == person_id, Handoff.status.in_(OPEN_STATES))
             ).scalars().first()
             if existing is not None:
+                if address is not None:
+                    existing.address = self.addresses.seal(address)
                 return existing
             handoff = Handoff(person_id=person_id, channel=channel, route=route, risk=risk, risk_rank=risk_rank(risk), status=PREPARING,
-                              created_at=self.clock())
+                              created_at=self.clock(), address=self.addresses.seal(address))
             session.add(handoff)
             session.flush()
             return handoff
@@ -301,13 +313,47 @@ class HandoffService:
 
     async def request(self, person_id: str, channel: str, helpline_id: str, *, risk: str = "none", route: Optional[str] = None,
                       consent: str = CONSENT_SUMMARY, anonymous: bool = True, summary: Optional[Dict[str, Any]] = None,
-                      transcript: Sequence[Tuple[str, str]] = ()) -> Handoff:
+                      transcript: Sequence[Tuple[str, str]] = (), address: Optional[str] = None) -> Handoff:
         """start + prepare + submit in one call."""
-        handoff = await self.start(person_id, channel, route or helpline_id, risk)
+        handoff = await self.start(person_id, channel, route or helpline_id, risk, address)
         if handoff.status == PREPARING:
             await self.prepare(handoff.id, helpline_id=helpline_id, consent=consent, anonymous=anonymous)
             handoff = await self.submit(handoff.id, summary, transcript)
         return handoff
+
+    async def find_for(self, person_id: str, short_id: str) -> Optional[Handoff]:
+        """The person's most recent handoff whose id starts with `short_id` (from a button payload)."""
+        if not short_id:
+            return None
+
+        def work(session: Session) -> Optional[Handoff]:
+            return session.execute(
+                select(Handoff).where(Handoff.person_id == person_id, Handoff.id.like(f"{short_id}%")).order_by(Handoff.created_at.desc())
+            ).scalars().first()
+
+        return await self._run(work)
+
+    async def waiting_in(self, helpline_id: str) -> List[Handoff]:
+        """The waiting handoffs of one helpline, in queue order."""
+        return await self._run(lambda session: self._queue_query(session, [helpline_id], include_active=False))
+
+    async def expected_wait(self, helpline_id: str, place: int) -> Optional[int]:
+        """Seconds until someone claims the handoff at `place`, from the median of the last 20 claims."""
+
+        def work(session: Session) -> Optional[int]:
+            return self._expected(session, helpline_id, place)
+
+        return await self._run(work)
+
+    def _expected(self, session: Session, helpline_id: Optional[str], place: int) -> Optional[int]:
+        recent = session.execute(
+            select(Handoff.queued_at, Handoff.claimed_at)
+            .where(Handoff.helpline_id == helpline_id, Handoff.claimed_at.is_not(None), Handoff.queued_at.is_not(None))
+            .order_by(Handoff.claimed_at.desc())
+            .limit(20)
+        ).all()
+        waits = [max(0.0, (c - q).total_seconds()) for q, c in recent]
+        return int(statistics.median(waits) * max(1, place)) if waits else None
 
     async def position(self, handoff_id: str) -> Position:
         """Place in the queue of its helpline (priority, risk, then waiting time) and an estimate of the wait."""
@@ -319,15 +365,7 @@ class HandoffService:
             queue = self._queue_query(session, [handoff.helpline_id], include_active=False)
             ids = [h.id for h in queue]
             place = ids.index(handoff.id) + 1 if handoff.id in ids else len(ids)
-            recent = session.execute(
-                select(Handoff.queued_at, Handoff.claimed_at)
-                .where(Handoff.helpline_id == handoff.helpline_id, Handoff.claimed_at.is_not(None), Handoff.queued_at.is_not(None))
-                .order_by(Handoff.claimed_at.desc())
-                .limit(20)
-            ).all()
-            waits = [max(0.0, (c - q).total_seconds()) for q, c in recent]
-            expected = int(statistics.median(waits) * place) if waits else None
-            return Position(place, len(ids), expected)
+            return Position(place, len(ids), self._expected(session, handoff.helpline_id, place))
 
         return await self._run(work)
 
@@ -339,6 +377,7 @@ class HandoffService:
             if handoff.status in OPEN_STATES:
                 handoff.status = CANCELLED
                 handoff.closed_at = self.clock()
+                handoff.address = None
                 self._audit(session, None, "cancelled", handoff, actor="person")
             return handoff
 
@@ -379,6 +418,21 @@ class HandoffService:
         await self._publish(handoff, "message", message_id=message.id, sender=PERSON, bumped=bumped)
         return message, bumped
 
+    async def set_address(self, handoff_id: str, address: Optional[str]) -> None:
+        def work(session: Session) -> None:
+            handoff = session.get(Handoff, handoff_id)
+            if handoff is not None and handoff.is_open:
+                handoff.address = self.addresses.seal(address)
+
+        await self._run(work)
+
+    async def address_of(self, handoff_id: str) -> Optional[str]:
+        def work(session: Session) -> Optional[str]:
+            handoff = session.get(Handoff, handoff_id)
+            return self.addresses.open(handoff.address) if handoff is not None else None
+
+        return await self._run(work)
+
     async def rate(self, handoff_id: str, rating: int) -> None:
         def work(session: Session) -> None:
             handoff = session.get(Handoff, handoff_id)
@@ -392,6 +446,8 @@ class HandoffService:
             handoff = session.get(Handoff, handoff_id)
             if handoff is not None and handoff.resumed_at is None:
                 handoff.resumed_at = self.clock()
+            if handoff is not None and not handoff.is_open:
+                handoff.address = None
 
         await self._run(work)
 
@@ -412,7 +468,7 @@ class HandoffService:
             rows = session.execute(query).all()
             return [
                 Delivery(m.id, h.id, h.person_id, h.channel, m.sender, m.text, h.helpline_id,
-                         self._line_name(h.helpline_id))
+                         self._line_name(h.helpline_id), self.addresses.open(h.address), h.status)
                 for m, h in rows
             ]
 

@@ -24,7 +24,7 @@ async def test_migrations_match_the_models(engine: Any) -> None:
     from bot.db import Base
     from bot.handoff.migrate import current
 
-    assert current(engine) == "0001"
+    assert current(engine) == "0002"
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={
             "include_object": lambda obj, name, type_, *_: type_ != "table" or name in Base.metadata.tables})

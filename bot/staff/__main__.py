@@ -1,0 +1,3 @@
+from bot.staff.cli import main
+
+raise SystemExit(main())
