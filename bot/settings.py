@@ -1,6 +1,8 @@
 """Settings, read once from the environment or a .env file. Secrets never print."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,12 @@ class Settings:
     retention_days: int = 30
     handoff_timeout_seconds: int = 300
     log_level: str = "INFO"
+    webhook_path: Optional[str] = None  # path the web app serves the webhook on; default: WEBHOOK_URL's path
+    forwarded_allow_ips: str = "127.0.0.1"  # reverse proxies whose X-Forwarded-* headers uvicorn trusts
+    flood_limit: int = 10  # more than this many messages ...
+    flood_window_seconds: float = 10.0  # ... within this many seconds gets one slow-down message
+    telegram_max_rate: float = 30.0  # outgoing Bot API requests per second (AIORateLimiter)
+    assistant_threads: int = 2  # worker threads that run the in-process model (0: on the event loop)
 
     @property
     def development(self) -> bool:
@@ -68,6 +76,12 @@ class Settings:
     def secret_key(self) -> bytes:
         """Key for pseudonymous ids and sessions; a fixed development key when ADEMPAUZE_SECRET is unset."""
         return (self.secret.get() or "adempauze-development-only-key").encode()
+
+    def webhook_secret_token(self) -> str:
+        """X-Telegram-Bot-Api-Secret-Token: WEBHOOK_SECRET, or derived from ADEMPAUZE_SECRET."""
+        if self.webhook_secret:
+            return self.webhook_secret.get()
+        return hmac.new(self.secret_key(), b"telegram-webhook-secret", hashlib.sha256).hexdigest()
 
 
 def load_settings(env: Optional[Dict[str, str]] = None, env_file: Path = PROJECT_ROOT / ".env") -> Settings:
@@ -95,4 +109,10 @@ def load_settings(env: Optional[Dict[str, str]] = None, env_file: Path = PROJECT
         retention_days=int(get("RETENTION_DAYS", "30") or 30),
         handoff_timeout_seconds=int(get("HANDOFF_TIMEOUT_SECONDS", "300") or 300),
         log_level=get("LOG_LEVEL", "INFO") or "INFO",
+        webhook_path=get("WEBHOOK_PATH"),
+        forwarded_allow_ips=get("FORWARDED_ALLOW_IPS", defaults.forwarded_allow_ips) or defaults.forwarded_allow_ips,
+        flood_limit=int(get("FLOOD_LIMIT", str(defaults.flood_limit)) or defaults.flood_limit),
+        flood_window_seconds=float(get("FLOOD_WINDOW_SECONDS", str(defaults.flood_window_seconds)) or defaults.flood_window_seconds),
+        telegram_max_rate=float(get("TELEGRAM_MAX_RATE", str(defaults.telegram_max_rate)) or defaults.telegram_max_rate),
+        assistant_threads=int(get("ASSISTANT_THREADS", str(defaults.assistant_threads)) or 0),
     )
