@@ -62,20 +62,22 @@ class ActionStressSupport(Action):
 
 
 class ActionOfferHuman(Action):
-    """Point to a person: the line that fits the latest risk and is open now."""
+    """Point to a person: the line that fits the latest risk and is open now, and offer a warm handoff."""
 
     def name(self) -> Text:
         return "action_offer_human"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
-        risk = tracker.get_slot("risk")
-        route = {"violence": "veilig_thuis", "self_harm": "113", "acute": "112"}.get(risk or "", "luisterlijn")
+        risk = tracker.get_slot("risk") or "none"
+        route = tracker.get_slot("route") or {"violence": "veilig_thuis", "self_harm": "113", "acute": "112"}.get(risk, "luisterlijn")
         lines = helplines()
         rows = [lines.referral(route)]
         if route == "luisterlijn":
             rows.append(lines.referral("mind_korrelatie"))
         intro = texts.load("support")["human"]["intro"]
         dispatcher.utter_message(text=intro + "\n" + "\n".join(rows))
+        # the gateway turns this into a warm handoff to helpline staff (consent first)
+        dispatcher.utter_message(json_message={"handoff_offer": {"route": route, "risk": risk}})
         return []
 
 

@@ -23,6 +23,12 @@ class _Say(Action):
         return []
 
 
+class ActionAskTopic(_Say):
+    """Which topic? One button per tip topic."""
+
+    text_name = "ask_topic"
+
+
 class ActionAskHouseGood(_Say):
     """Three houses, first question: what goes well."""
 

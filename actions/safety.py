@@ -47,7 +47,11 @@ class ActionSafetyResponse(Action):
             )
         else:
             dispatcher.utter_message(text=texts.text("safety", "stress", "first"))
-        return [SlotSet("risk", tier.name), SlotSet("tip_topic", "de_escalation" if tier == Tier.tension else None)]
+        return [
+            SlotSet("risk", tier.name),
+            SlotSet("route", route),
+            SlotSet("tip_topic", "de_escalation" if tier == Tier.tension else None),
+        ]
 
 
 class ActionListHelplines(Action):

@@ -42,7 +42,7 @@ class ActionGiveTip(Action):
         intent = latest_intent(tracker)
         topic = topic_from_intent(intent) or tracker.get_slot("tip_topic")
         if topic not in tips.topics:
-            dispatcher.utter_message(response="utter_ask_topic")
+            utter(dispatcher, "ask_topic")
             return [SlotSet("tip_topic", None)]
         age_group = tracker.get_slot("age_group") or age_group_for(tracker.get_slot("age"))
         events: List[EventType] = []

@@ -16,11 +16,12 @@ class Reply:
 
     text: str = ""
     buttons: List[Dict[str, str]] = field(default_factory=list)
+    custom: Dict[str, Any] = field(default_factory=dict)  # e.g. {"handoff_offer": {"route": ..., "risk": ...}}
 
     @classmethod
     def from_rasa(cls, message: Dict[str, Any]) -> "Reply":
         buttons = [{"title": b["title"], "payload": b["payload"]} for b in message.get("buttons") or []]
-        return cls(text=message.get("text") or "", buttons=buttons)
+        return cls(text=message.get("text") or "", buttons=buttons, custom=dict(message.get("custom") or {}))
 
 
 class Assistant(Protocol):
@@ -63,6 +64,7 @@ def sql_tracker_store(database_url: str, domain: Any) -> Any:
 
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         return SQLTrackerStore(domain, dialect="sqlite", db=url.database)
     return SQLTrackerStore(
         domain,

@@ -333,6 +333,30 @@ class HandoffService:
 
         return await self._run(work)
 
+    async def recent_for(self, person_id: str) -> Optional[Handoff]:
+        """The person's most recent handoff (open or not)."""
+
+        def work(session: Session) -> Optional[Handoff]:
+            return session.execute(
+                select(Handoff).where(Handoff.person_id == person_id).order_by(Handoff.created_at.desc())
+            ).scalars().first()
+
+        return await self._run(work)
+
+    async def person_history(self, handoff_id: str) -> List[Tuple[str, str]]:
+        """(sender, text) of the chat between the person and staff (delivered staff messages only)."""
+
+        def work(session: Session) -> List[Tuple[str, str]]:
+            rows = session.execute(
+                select(HandoffMessage.sender, HandoffMessage.text).where(
+                    HandoffMessage.handoff_id == handoff_id,
+                    or_(HandoffMessage.sender == PERSON, (HandoffMessage.sender == STAFF) & HandoffMessage.delivered_at.is_not(None)),
+                ).order_by(HandoffMessage.id)
+            ).all()
+            return [(r[0], r[1]) for r in rows]
+
+        return await self._run(work)
+
     async def waiting_in(self, helpline_id: str) -> List[Handoff]:
         """The waiting handoffs of one helpline, in queue order."""
         return await self._run(lambda session: self._queue_query(session, [helpline_id], include_active=False))

@@ -20,8 +20,8 @@ from bot.triage.tiers import (
 )
 
 Span = Tuple[int, int]
+UNCERTAIN_SPEAKER = {"injury", "abuse_named"}
 SENTENCE_END = {".", "!", "?", "\n", ";"}
-CHILD_AGE = re.compile(r"^(?:[6-9]|1[0-7])$")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,8 @@ class Triage:
         if tier >= Tier.violence:
             speaker = self._speaker(hits, found, doc, intent_speaker)
         elif tier >= Tier.stress:
-            speaker = CHILD if self._child_writer(doc, found, (0, len(doc))) else None
+            age = self._stated_age(doc)
+            speaker = CHILD if age is not None and 6 <= age <= 17 else None
         evidence = [
             {"source": "lexicon", "signal": h.signal.id, "tier": h.tier.name, "text": _span_text(doc, h.spans)}
             | ({"note": h.note} if h.note else {})
@@ -134,9 +135,9 @@ class Triage:
             hit.tier, hit.note = Tier.none, "harmless context (sport, game, film, idiom)"
         elif hit.signal.weak and local.get("hyperbole"):
             hit.tier, hit.note = Tier.stress, "hyperbole"
-        elif hit.tier == Tier.violence and _near(hit, _outside(local.get("negation", []), hit.spans), 3) and not fear:
+        elif hit.signal.weak and hit.tier == Tier.violence and _negated(hit, local) and not fear:
             hit.tier, hit.note = Tier.tension, "negated"
-        elif hit.tier == Tier.violence and local.get("young_agent") and not local.get("first_object"):
+        elif hit.tier == Tier.violence and _before(local.get("young_agent", []), hit) and not local.get("first_object"):
             hit.tier, hit.note = Tier.stress, "a young child hitting or biting"
         elif hit.tier == Tier.violence and local.get("sibling") and not local.get("first_object"):
             hit.tier, hit.note = Tier.tension, "children fighting each other"
@@ -152,19 +153,17 @@ class Triage:
         """Who is speaking about the violence: perpetrator, victim, child or bystander."""
         violent = [h for h in hits if h.tier >= Tier.violence]
         fixed = [h.signal.speaker for h in violent if h.signal.speaker]
-        if CHILD in fixed or self._child_writer(doc, found, (0, len(doc))) and self._first_object_in(found, (0, len(doc))):
+        if CHILD in fixed or (self._child_writer(doc, found) and self._first_person(found)):
             return CHILD
         if fixed:
             return fixed[0]
         for hit in violent:
-            speaker = self._sentence_speaker(hit, found)
+            speaker = self._sentence_speaker(hit, found, doc)
             if speaker:
                 return speaker
-        if intent_speaker:
-            return intent_speaker
-        return BYSTANDER if violent else VICTIM
+        return intent_speaker or BYSTANDER
 
-    def _sentence_speaker(self, hit: Hit, found: Dict[str, List[Span]]) -> Optional[str]:
+    def _sentence_speaker(self, hit: Hit, found: Dict[str, List[Span]], doc: Doc) -> Optional[str]:
         """The first person nearest to the violence words decides: 'ik sla' vs 'slaat me'."""
         sentence = hit.sentence
 
@@ -172,11 +171,17 @@ class Triage:
             return [s for s in found.get(name, []) if sentence[0] <= s[0] < sentence[1]]
 
         subjects, objects = inside("first_subject"), inside("first_object")
+        if hit.signal.id in UNCERTAIN_SPEAKER:
+            return None  # an injury or a named abuse says little about who did it: the classifier decides
         if not subjects and not objects:
+            return BYSTANDER if inside("third_party") else None
+        if inside("third_party") and inside("witness") and not objects:
             return BYSTANDER
-        if subjects and inside("passive"):
-            return VICTIM
-        anchor = min(s[0] for s in hit.spans)
+        anchor = hit.spans[0][0]
+        if subjects and (inside("passive") or _passive_participle(doc, hit, inside("passive_aux"))):
+            return VICTIM  # 'ik word (door hem) geslagen'
+        if any(abs(s[0] - anchor) <= 4 for s in objects):
+            return VICTIM  # 'hij heeft me (...) geslagen', even with an 'ik' nearby
         nearest = min(
             [(abs(s[0] - anchor), VICTIM) for s in objects] + [(abs(s[0] - anchor), PERPETRATOR) for s in subjects]
         )[1]
@@ -185,19 +190,26 @@ class Triage:
         return nearest
 
     @staticmethod
-    def _first_object_in(found: Dict[str, List[Span]], sentence: Span) -> bool:
-        return any(sentence[0] <= s[0] < sentence[1] for s in found.get("first_object", []) + found.get("first_subject", []))
+    def _first_person(found: Dict[str, List[Span]]) -> bool:
+        return bool(found.get("first_object") or found.get("first_subject"))
 
     @staticmethod
-    def _child_writer(doc: Doc, found: Dict[str, List[Span]], sentence: Span) -> bool:
-        """'papa slaat mij', 'mn stiefvader', 'ik ben 12'."""
-        if any(sentence[0] <= s[0] < sentence[1] for s in found.get("child_writer", [])):
-            return True
+    def _stated_age(doc: Doc) -> Optional[int]:
+        """'ik ben 12', 'ik ben 14 jaar', 'im 13' -> the age the writer states, if any."""
         words = [t._.adem_norm for t in doc]
-        for i in range(len(words) - 2):
-            if words[i] in ("ik", "k") and words[i + 1] in ("ben", "bn") and CHILD_AGE.match(words[i + 2]):
-                return True
-        return False
+        for i in range(len(words) - 1):
+            if words[i] in ("ben", "bn", "im", "i'm") and words[i + 1].isdigit() and (i == 0 or words[i - 1] in ("ik", "k", "i", "en", ",")):
+                return int(words[i + 1])
+            if words[i] in ("im", "i'm") and words[i + 1].isdigit():
+                return int(words[i + 1])
+        return None
+
+    def _child_writer(self, doc: Doc, found: Dict[str, List[Span]]) -> bool:
+        """A child writes: a stated age under 18, or 'papa/mama/mn vader' without signs of an adult writer."""
+        age = self._stated_age(doc)
+        if age is not None:
+            return 6 <= age <= 17
+        return bool(found.get("child_writer")) and not found.get("adult_writer")
 
 
 def _sentences(doc: Doc) -> Iterable[Span]:
@@ -249,6 +261,28 @@ def _overlap(a: Span, b: Span) -> bool:
 def _outside(spans: List[Span], own: List[Span]) -> List[Span]:
     """Spans that are not part of the signal's own words ('geen eten' is not a negation of itself)."""
     return [s for s in spans if not any(_overlap(s, o) for o in own)]
+
+
+def _negated(hit: Hit, local: Dict[str, List[Span]]) -> bool:
+    """'niet', 'nooit', 'geen' within three tokens of the signal's first word (the verb)."""
+    verb = hit.spans[0]
+    negations = _outside(local.get("negation", []), hit.spans)
+    return any(abs(n[0] - verb[0]) <= 3 for n in negations)
+
+
+def _passive_participle(doc: Doc, hit: Hit, auxiliaries: List[Span]) -> bool:
+    """An auxiliary (word, werd, ben) up to four tokens before a participle-like violence word."""
+    start, end = hit.spans[0]
+    if end - start != 1:
+        return False
+    verb = doc[start].text.lower()
+    participle = verb.startswith("ge") or verb.endswith(("d", "verkracht"))
+    return participle and any(0 < start - a[0] <= 4 for a in auxiliaries)
+
+
+def _before(spans: List[Span], hit: Hit) -> bool:
+    """Whether one of `spans` comes before the signal's first word (as its subject would)."""
+    return any(s[0] < hit.spans[0][0] for s in spans)
 
 
 def _near(hit: Hit, spans: List[Span], distance: int) -> bool:

@@ -38,6 +38,9 @@ REQUIRED_GROUPS = (
     "past",
     "young_agent",
     "not_immediate",
+    "adult_writer",
+    "third_party",
+    "passive_aux",
 )
 
 
