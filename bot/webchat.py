@@ -1,8 +1,8 @@
 """A web chat for the person's side (/chat), for trying Adempauze without Telegram.
 
-It is a second channel into the same gateway: every message goes through `handle(person_id, channel,
-text, address)` exactly like a Telegram message, and staff messages come back through the channel
-sender registered with the handoff (PersonSide.register_channel("web", ...)), over Server-Sent Events.
+It is a second channel of the same gateway (bot.gateway.Gateway): a message posted here becomes an
+`Incoming` exactly like a Telegram update, and every answer (the bot's, and later the staff member's
+through the handoff) reaches the browser over Server-Sent Events.
 
 The browser gets a random id in a signed, HttpOnly cookie; the person id is its HMAC pseudonym (as for
 Telegram). Posts must be JSON with the page's token (a cross-site form cannot send that).
@@ -16,8 +16,9 @@ import json
 import logging
 import secrets
 import time
+from collections import deque
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Deque, Dict, List, Optional, Sequence
 
 from itsdangerous import BadSignature, Signer
 from starlette.applications import Starlette
@@ -27,14 +28,14 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.assistant import Reply
-from bot.helplines import catalogue
 from bot.privacy import pseudonym
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 COOKIE = "adempauze_chat"
 CHANNEL = "web"
-Handle = Callable[[str, str, str, Optional[str]], Awaitable[List[Reply]]]
+BUFFER = 50  # answers kept in memory for a browser that is (re)connecting
+Submit = Callable[[Any], Awaitable[Any]]  # Gateway.handle(Incoming)
 
 
 def reply_json(reply: Reply) -> Dict[str, Any]:
@@ -43,28 +44,52 @@ def reply_json(reply: Reply) -> Dict[str, Any]:
 
 
 class WebChat:
-    def __init__(self, handle: Handle, secret_key: bytes, person_side: Any = None, *, secure_cookies: Optional[bool] = None) -> None:
-        self.handle = handle
+    """The web channel: `name`, `send`, `typing`, `clear_keyboards` as bot.gateway.Channel, plus the pages."""
+
+    name = CHANNEL
+
+    def __init__(self, submit: Submit, secret_key: bytes, person_side: Any = None, *, secure_cookies: Optional[bool] = None) -> None:
+        self.submit = submit
         self.secret_key = secret_key
         self.signer = Signer(secret_key, salt="adempauze-webchat")
         self.person_side = person_side
         self.secure_cookies = secure_cookies
         self.streams: Dict[str, List["asyncio.Queue[Dict[str, Any]]"]] = {}
+        self.buffers: Dict[str, Deque[Dict[str, Any]]] = {}
         self.closing = asyncio.Event()
         if person_side is not None:
-            person_side.register_channel(CHANNEL, self.send)
+            person_side.register_channel(CHANNEL, self.send_connected)
 
-    # -- channel sender (staff messages, notices) -------------------------------------------------
+    # -- the gateway's channel interface ------------------------------------------------------------
 
-    async def send(self, address: str, replies: List[Reply]) -> bool:
-        """Deliver to the browser(s) of this chat; False when none is connected (the message stays pending)."""
+    def _push(self, address: str, item: Dict[str, Any]) -> bool:
         queues = self.streams.get(address) or []
-        if not queues:
-            return False
         for queue in queues:
-            for reply in replies:
-                queue.put_nowait(reply_json(reply))
+            queue.put_nowait(item)
+        return bool(queues)
+
+    async def send(self, address: str, replies: Sequence[Reply]) -> bool:
+        """The bot's answers: to the open page, or kept briefly until the page (re)connects."""
+        for reply in replies:
+            item = reply_json(reply)
+            if not self._push(address, item):
+                self.buffers.setdefault(address, deque(maxlen=BUFFER)).append(item)
         return True
+
+    async def send_connected(self, address: str, replies: Sequence[Reply]) -> bool:
+        """Staff messages and handoff notices: only to an open page; otherwise they stay pending in the
+        database and are delivered when the page connects again (also after a restart)."""
+        if not self.streams.get(address):
+            return False
+        for reply in replies:
+            self._push(address, reply_json(reply))
+        return True
+
+    async def typing(self, address: str) -> None:
+        self._push(address, {"typing": True})
+
+    async def clear_keyboards(self, address: str) -> None:
+        self._push(address, {"clear_keyboards": True})
 
     # -- ASGI app -------------------------------------------------------------------------------------
 
@@ -133,13 +158,17 @@ class WebChat:
             return JSONResponse({"error": "ongeldig token"}, status_code=403)
         text = str(body.get("text") or "").strip()[:4000]
         if not text:
-            return JSONResponse({"replies": []})
+            return JSONResponse({"ok": True})
+        from bot.gateway import BUTTON, TEXT, Incoming
+
+        incoming = Incoming(channel=CHANNEL, person_id=self.person_id(client_id), address=client_id, text=text,
+                            kind=BUTTON if body.get("button") else TEXT)
         try:
-            replies = await self.handle(self.person_id(client_id), CHANNEL, text, client_id)
-        except Exception:  # noqa: BLE001 - the person always gets an answer, with the emergency numbers
-            log.exception("web chat message failed")
-            replies = [Reply("Sorry, er ging iets mis aan mijn kant. Probeer het nog eens.\n\n" + catalogue().emergency_list())]
-        return JSONResponse({"replies": [reply_json(r) for r in replies if r.text or r.buttons]})
+            await self.submit(incoming)
+        except Exception:  # noqa: BLE001 - the gateway answers failures itself; this is a closed gateway
+            log.error("web chat: the gateway did not take the message")
+            return JSONResponse({"error": "Even geen verbinding met Adempauze. Bij gevaar: bel 112."}, status_code=503)
+        return JSONResponse({"ok": True})
 
     async def history(self, request: Request) -> Response:
         """The open handoff's messages, so a reload (or a server restart) shows the chat with the staff member again."""
@@ -171,6 +200,8 @@ class WebChat:
         async def stream() -> AsyncIterator[str]:
             try:
                 yield "retry: 1500\n\n"
+                for item in self.buffers.pop(client_id, ()):
+                    yield f"data: {json.dumps(item, ensure_ascii=False)}\n\n"
                 if self.person_side is not None:  # whatever the staff wrote while this page was closed
                     service = self.person_side.service
                     recent = await service.recent_for(person_id)

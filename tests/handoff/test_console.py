@@ -145,3 +145,21 @@ async def test_security_headers_and_cookie_flags(client: httpx.AsyncClient, make
     assert page.headers["x-frame-options"] == "DENY"
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert "httponly" in page.headers["set-cookie"].lower() and "samesite=strict" in page.headers["set-cookie"].lower()
+
+
+async def test_two_staff_click_claim_at_once_one_wins(console: StaffConsole, service: HandoffService, make_staff: Any,
+                                                      sessions: Any) -> None:
+    import asyncio
+
+    app = Starlette(routes=[Mount("/staff", app=console.app())])
+    one, two = make_staff("luisterlijn", password=PASSWORD), make_staff("luisterlijn", password=PASSWORD)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as a, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as b:
+        token_a, token_b = await login(a, sessions, one), await login(b, sessions, two)
+        for n in range(5):
+            handoff = await service.request(f"p-race-{n}", "web", "luisterlijn")
+            results = await asyncio.gather(a.post(f"/staff/h/{handoff.id}/claim", data={"csrf_token": token_a}),
+                                           b.post(f"/staff/h/{handoff.id}/claim", data={"csrf_token": token_b}))
+            assert sorted(r.status_code for r in results) == [303, 409]
+            winner = one if results[0].status_code == 303 else two
+            assert (await service.get(handoff.id)).staff_id == winner
