@@ -10,7 +10,7 @@ export PYTHONWARNINGS ?= ignore
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export RASA_TELEMETRY_ENABLED ?= false
 
-.PHONY: setup venv spacy train validate test test-unit test-nlu test-stories eval bench run actions clean
+.PHONY: setup venv spacy train validate test test-unit test-nlu test-stories eval bench bench-triage run shell clean
 
 setup: venv spacy train  ## everything a fresh clone needs
 
@@ -47,7 +47,9 @@ test-nlu:
 eval:
 	$(PY) scripts/eval_triage.py
 
-bench:
+bench: bench-triage  ## benchmarks; each writes a report under reports/
+
+bench-triage:
 	$(PY) scripts/bench_triage.py
 
 run: $(MODEL)
