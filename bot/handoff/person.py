@@ -129,10 +129,14 @@ def build_summary(events: Sequence[Any], slots: Dict[str, Any], risk: str, helpl
     route = slots.get("route")
     if route and route in helplines.lines:
         advised.append(f"Verwezen naar {helplines[route].name}")
-    if any(getattr(e, "type_name", "") == "bot" and "112" in (getattr(e, "text", "") or "") for e in events):
-        advised.append("Gewezen op 112 bij direct gevaar")
+    seen = [str((getattr(e, "parse_data", None) or {}).get("risk") or "none") for e in events if getattr(e, "type_name", "") == "user"]
+    if "acute" in seen:
+        advised.append("Acuut signaal: de bot gaf meteen het 112-advies")
+    elif "self_harm" in seen:
+        advised.append("Signaal van zelfdoding: de bot verwees naar 113 Zelfmoordpreventie")
+    highest = max((Tier.parse(r) for r in seen if r in Tier.__members__), default=Tier.none)
     tier = max(Tier.parse(risk if risk in Tier.__members__ else "none"),
-               Tier.parse(slots.get("risk") if slots.get("risk") in Tier.__members__ else "none"))
+               Tier.parse(slots.get("risk") if slots.get("risk") in Tier.__members__ else "none"), highest)
     return {"risk": tier.name, "topics": topics[:10], "age_group": slots.get("age_group") or slots.get("age"), "advised": advised[:10]}
 
 
