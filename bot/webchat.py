@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 COOKIE = "adempauze_chat"
 CHANNEL = "web"
 BUFFER = 50  # answers kept in memory for a browser that is (re)connecting
+STREAM_SECONDS = 20.0
 Submit = Callable[[Any], Awaitable[Any]]  # Gateway.handle(Incoming)
 
 
@@ -199,7 +200,7 @@ class WebChat:
 
         async def stream() -> AsyncIterator[str]:
             try:
-                yield "retry: 1500\n\n"
+                yield "retry: 500\n\n"
                 for item in self.buffers.pop(client_id, ()):
                     yield f"data: {json.dumps(item, ensure_ascii=False)}\n\n"
                 if self.person_side is not None:  # whatever the staff wrote while this page was closed
@@ -209,7 +210,8 @@ class WebChat:
                         await service.set_address(recent.id, client_id)
                         await self.person_side.deliver_pending(recent.id)
                 last = time.monotonic()
-                while not self.closing.is_set():
+                ends = last + STREAM_SECONDS  # the browser reconnects at once; shutdown never waits long
+                while not self.closing.is_set() and time.monotonic() < ends:
                     try:
                         item = await asyncio.wait_for(queue.get(), 1.0)
                         yield f"data: {json.dumps(item, ensure_ascii=False)}\n\n"

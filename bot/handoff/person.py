@@ -165,6 +165,12 @@ class PersonSide:
         self._locks: Dict[str, asyncio.Lock] = {}
         self._positions: Dict[str, int] = {}
         self._tasks: List["asyncio.Task[None]"] = []
+        self.sweep_interval = 15.0  # retry pending deliveries (a channel that was not up yet, a network error)
+
+    def bind(self, assistant: Any) -> None:
+        """Use this assistant for triage and the tracker (when it is known only after construction)."""
+        self.assistant = assistant
+        self.conversation = ConversationEvents(assistant)
 
     # -- wiring ------------------------------------------------------------------------------------
 
@@ -175,7 +181,18 @@ class PersonSide:
         """Listen for deliveries and queue changes; deliver whatever is still pending (after a restart)."""
         self._tasks.append(asyncio.create_task(self._listen("person", self._on_person_event), name="handoff-person"))
         self._tasks.append(asyncio.create_task(self._listen("queue", self._on_queue_event), name="handoff-positions"))
-        await self.deliver_pending()
+        self._tasks.append(asyncio.create_task(self._sweep(), name="handoff-sweep"))
+
+    async def _sweep(self) -> None:
+        """Deliver what is pending now (after a restart) and then every `sweep_interval` seconds."""
+        while True:
+            try:
+                await self.deliver_pending()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("delivering pending handoff messages failed")
+            await asyncio.sleep(self.sweep_interval)
 
     async def stop(self) -> None:
         for task in self._tasks:

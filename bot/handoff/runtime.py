@@ -45,9 +45,16 @@ class HandoffRuntime:
         self.assistant = assistant
         self.person = PersonSide(self.service, assistant)
         self.timeouts = TimeoutTask(self.service, timeout_interval)
-        tracker_store = getattr(assistant, "tracker_store", None)
-        self.retention = RetentionTask(self.service, settings.retention_days, tracker_store, retention_interval)
+        self.retention = RetentionTask(self.service, settings.retention_days, None, retention_interval)
         self._started = False
+        if assistant is not None:
+            self.bind(assistant)
+
+    def bind(self, assistant: Any) -> None:
+        """The assistant (triage, tracker store) may be known only once the bot has loaded the model."""
+        self.assistant = assistant
+        self.person.bind(assistant)
+        self.retention.tracker_store = getattr(assistant, "tracker_store", None)
 
     def routes(self) -> List[BaseRoute]:
         return [Mount("/staff", app=self.console.app())]

@@ -61,6 +61,9 @@ ACTION_LABELS = {"login": "ingelogd", "logout": "uitgelogd", "login_failed": "mi
                  "transfer": "doorgezet", "close": "afgesloten", "requested": "aangevraagd", "cancelled": "geannuleerd",
                  "timeout": "wachttijd verstreken", "priority": "naar boven (acuut)", "forgotten": "gewist (/vergeet)"}
 KEEPALIVE_SECONDS = 15.0
+# A live stream ends after this long and the browser reconnects at once (re-reading the state): the
+# server never waits long for open streams when it shuts down.
+STREAM_SECONDS = 20.0
 
 
 def _local(moment: Optional[datetime]) -> str:
@@ -273,9 +276,10 @@ class StaffConsole:
 
         async def events() -> AsyncIterator[str]:
             try:
-                yield "retry: 2000\n\n"
+                yield "retry: 500\n\n"
                 last = time.monotonic()
-                while not self.closing.is_set():
+                ends = last + STREAM_SECONDS
+                while not self.closing.is_set() and time.monotonic() < ends:
                     event = await subscription.get(timeout=1.0)
                     if event is not None and wanted(event):
                         yield f"event: {event.get('type', 'update')}\ndata: {json.dumps(event, default=str)}\n\n"

@@ -6,10 +6,14 @@
   var live = document.getElementById("live");
 
   function stream(url, onEvent) {
-    var source = new EventSource(url);
+    var source = new EventSource(url), opened = false;
     var types = ["queued", "claimed", "message", "transferred", "cancelled", "closed", "forgotten", "update"];
     types.forEach(function (type) { source.addEventListener(type, function (e) { onEvent(type, JSON.parse(e.data)); }); });
-    source.onopen = function () { if (live) { live.classList.remove("offline"); live.textContent = "● live"; } };
+    source.onopen = function () {
+      if (live) { live.classList.remove("offline"); live.textContent = "● live"; }
+      if (opened) { onEvent("reconnected", {}); }  // catch up on what happened while reconnecting
+      opened = true;
+    };
     source.onerror = function () { if (live) { live.classList.add("offline"); live.textContent = "○ verbinding herstellen…"; } };
     return source;
   }
@@ -36,7 +40,7 @@
     var refreshMessages = function () { return swap(base + "/h/" + id + "/messages", "messages").then(scrollDown); };
     scrollDown(document.getElementById("messages"));
     stream(base + "/h/" + id + "/events", function (type, event) {
-      if (type === "message") { refreshMessages(); return; }
+      if (type === "message" || type === "reconnected") { refreshMessages(); return; }
       if (event.status && event.status !== body.dataset.status) {
         var text = document.querySelector("#send-form textarea");
         if (!text || !text.value) { window.location.reload(); } else { refreshMessages(); }
