@@ -304,6 +304,9 @@ class PersonSide:
         async with self._lock(person_id):
             if address and handoff.channel == channel:
                 await self.service.set_address(handoff.id, address)
+            if text.startswith("/") and handoff.status in (WAITING, ACTIVE):
+                # a button of an earlier bot message, or /start: not for the staff member
+                return await self._status_reminder(handoff)
             risk = await self._triage(text)
             replies: List[Reply] = []
             if risk == "acute":
@@ -325,6 +328,15 @@ class PersonSide:
                 else:
                     replies.append(Reply(T("stored_waiting", position=position), [button(T("cancel"), f"{PREFIX}cancel:{handoff.id[:8]}")]))
             return replies  # during an active chat the bot is silent (but an acute message gets the 112 answer)
+
+    async def _status_reminder(self, handoff: Handoff) -> List[Reply]:
+        short = handoff.id[:8]
+        if handoff.status == WAITING:
+            position = (await self.service.position(handoff.id)).position
+            text = T("already_waiting", name=self._name(handoff.helpline_id), position=position)
+        else:
+            text = T("already_active", name=self._name(handoff.helpline_id))
+        return [Reply(text, [button(T("cancel"), f"{PREFIX}cancel:{short}"), button(T("emergency"), "/hulp")])]
 
     async def _triage(self, text: str) -> str:
         if not text or text.startswith("/"):

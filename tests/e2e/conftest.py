@@ -51,8 +51,17 @@ async def browser(chromium: str) -> Any:
         await browser.close()
 
 
+def server_module() -> str:
+    """`python -m bot` (the real entry point); ADEMPAUZE_E2E_SERVER=stack uses tests/support/handoff_server.py,
+    which wires the same parts (also used while bot/__main__.py did not exist yet)."""
+    choice = os.environ.get("ADEMPAUZE_E2E_SERVER", "bot")
+    if choice == "bot" and (ROOT / "bot" / "__main__.py").exists():
+        return "bot"
+    return "tests.support.handoff_server"
+
+
 class Server:
-    """`python -m tests.support.handoff_server` (or `python -m bot` with ADEMPAUZE_E2E_SERVER=bot) on a free port."""
+    """`python -m bot` (see server_module) on a free port, with its own SQLite database."""
 
     def __init__(self, tmp: Path, env: Dict[str, str]) -> None:
         self.port = free_port()
@@ -72,7 +81,7 @@ class Server:
         return result.stdout
 
     def start(self) -> "Server":
-        module = "bot" if os.environ.get("ADEMPAUZE_E2E_SERVER") == "bot" else "tests.support.handoff_server"
+        module = server_module()
         with self.log.open("ab") as log:
             self.process = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
@@ -81,7 +90,7 @@ class Server:
             if self.process.poll() is not None:
                 raise AssertionError(f"server stopped at start-up:\n{self.log.read_text(errors='replace')[-3000:]}")
             try:
-                with urllib.request.urlopen(f"{self.url}/staff/login", timeout=2) as response:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as response:  # 200 once the bot is ready
                     if response.status == 200:
                         return self
             except OSError:

@@ -186,3 +186,17 @@ async def test_closed_line_offers_an_open_one_or_its_queue(service: HandoffServi
     assert "De Kindertelefoon is nu gesloten (elke dag 11:00-21:00)" in text
     titles = [b["title"] for b in replies[-1].buttons]
     assert "De Luisterlijn" in titles and "Wachten op De Kindertelefoon" in titles
+
+
+async def test_payloads_during_a_handoff_are_not_relayed(person: Any, service: HandoffService, make_staff: Any) -> None:
+    side, _ = person
+    staff = make_staff("luisterlijn")
+    await walk_to_queue(side, "p7")
+    handoff = await service.open_for("p7")
+    reminder = await side.intercept("p7", "web", "/greet", "addr-p7")
+    assert "al in de wachtrij" in reminder[0].text
+    await service.claim(handoff.id, staff)
+    reminder = await side.intercept("p7", "web", "/ask_tip", "addr-p7")
+    assert "al in gesprek" in reminder[0].text
+    _, messages = await service.for_staff(handoff.id, staff)
+    assert [m for m in messages if m.sender == "person"] == []

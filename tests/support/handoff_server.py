@@ -3,8 +3,8 @@ runtime, the staff console at /staff and the web chat at /chat (the person's sid
 
 `python -m tests.support.handoff_server` serves on HOST:PORT with the settings from the environment. It
 wires the same parts as `python -m bot` does without TELEGRAM_TOKEN (bot.gateway.Gateway with the
-handoff's PersonSide as its hook, the web chat as a channel), so the browser test can run while the
-gateway's own entry point is being built. Set ADEMPAUZE_E2E_SERVER=bot to test `python -m bot` instead.
+handoff's PersonSide as its hook, the web chat as a channel). The browser test uses `python -m bot`;
+ADEMPAUZE_E2E_SERVER=stack makes it use this server instead (e.g. to tell the two apart when one fails).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import AsyncIterator
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.responses import RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 from bot.action_server import ActionServer
@@ -49,7 +49,8 @@ def main() -> None:
             await runtime.stop()
             actions.stop()
 
-        routes = [Route("/", lambda request: RedirectResponse("/chat/")), *runtime.routes(), chat.mount("/chat")]
+        routes = [Route("/", lambda request: RedirectResponse("/chat/")), Route("/healthz", lambda request: JSONResponse({"ready": True})),
+                  *runtime.routes(), chat.mount("/chat")]
         app = Starlette(routes=routes, lifespan=lifespan)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", timeout_graceful_shutdown=3, ws="none")
     finally:
