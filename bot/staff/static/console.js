@@ -32,6 +32,7 @@
     });
     document.addEventListener("visibilitychange", function () { if (!document.hidden) { document.title = "Wachtrij — Adempauze console"; } });
     refreshQueue();
+    setInterval(refreshQueue, 30000);  // waiting times move on even when nothing happens
   }
 
   if (body.dataset.live === "handoff") {
