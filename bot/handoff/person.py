@@ -298,8 +298,15 @@ class PersonSide:
         if text.startswith(PREFIX):
             async with self._lock(person_id):
                 return await self._button(person_id, channel, text[len(PREFIX):], address)
-        handoff = await self.service.open_for(person_id)
+        handoff = await self.service.recent_for(person_id)
         if handoff is None:
+            return None
+        if not handoff.is_open:
+            if handoff.queued_at is not None and handoff.resumed_at is None:
+                # ended while the person could not be told (the notice is still pending): never leave
+                # the Rasa conversation paused, or the bot would not answer
+                await self.conversation.append(person_id, "resume")
+                await self.service.mark_resumed(handoff.id)
             return None
         async with self._lock(person_id):
             if address and handoff.channel == channel:
@@ -421,6 +428,7 @@ class PersonSide:
                 await self.service.cancel(handoff.id)
                 if was_queued:
                     await self.conversation.append(person_id, "resume")
+                    await self.service.mark_resumed(handoff.id)
                     return [Reply(T("cancelled"))]
                 return [Reply(T("declined"))]
             return []
@@ -496,6 +504,7 @@ class PersonSide:
         await self.service.cancel(handoff.id)
         if handoff.status != PREPARING:
             await self.conversation.append(person_id, "resume")
+            await self.service.mark_resumed(handoff.id)
         return True
 
     async def forget(self, person_id: str) -> int:

@@ -200,3 +200,26 @@ async def test_payloads_during_a_handoff_are_not_relayed(person: Any, service: H
     assert "al in gesprek" in reminder[0].text
     _, messages = await service.for_staff(handoff.id, staff)
     assert [m for m in messages if m.sender == "person"] == []
+
+
+async def test_conversation_is_resumed_even_when_the_closed_notice_is_still_pending(person: Any, service: HandoffService,
+                                                                                  make_staff: Any) -> None:
+    side, channel = person
+    staff = make_staff("luisterlijn")
+    appended: List[Tuple[str, str]] = []
+
+    async def record(sender_id: str, event: str) -> None:
+        appended.append((sender_id, event))
+
+    side.conversation.append = record  # type: ignore[method-assign]
+    await walk_to_queue(side, "p8")
+    assert appended == [("p8", "pause")]
+    handoff = await service.open_for("p8")
+    await service.claim(handoff.id, staff)
+    channel.online = False  # the person's channel is down when staff close
+    await service.close(handoff.id, staff, "listened")
+    await asyncio.sleep(0.2)
+    assert appended == [("p8", "pause")]
+    assert await side.intercept("p8", "web", "hallo?", "addr-p8") is None  # the bot answers ...
+    assert appended == [("p8", "pause"), ("p8", "resume")]  # ... because the conversation was resumed first
+    assert (await service.get(handoff.id)).resumed_at is not None

@@ -20,7 +20,11 @@
 
   function swap(url, id) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (r) {
+        if (r.redirected || r.status === 401) { window.location.href = base + "/login"; throw new Error("logged out"); }
+        if (!r.ok) { throw new Error(r.status); }
+        return r.text();
+      })
       .then(function (html) { var el = document.getElementById(id); if (el) { el.innerHTML = html; } return el; });
   }
 
