@@ -365,6 +365,8 @@ class StaffConsole:
                 raise HTTPException(403, "Neem de aanvraag eerst aan.")
             except HandoffError as exc:
                 raise HTTPException(409, str(exc))
+        if request.headers.get("x-requested-with") == "fetch":  # the page's script: no reload (and no extra 'view')
+            return Response(status_code=204)
         return self._redirect(request, f"/h/{handoff_id}")
 
     async def close(self, request: Request) -> Response:

@@ -58,7 +58,7 @@
         var data = new FormData(form);
         var button = form.querySelector("button");
         button.disabled = true;
-        fetch(form.action, { method: "POST", body: data, credentials: "same-origin" })
+        fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
           .then(function (r) {
             if (!r.ok) { throw new Error("Versturen mislukt (" + r.status + ")"); }
             form.querySelector("textarea").value = "";
