@@ -151,7 +151,11 @@ class RedisBroker(Broker):
             self._deliver(channel[len(PREFIX):], event)
 
     async def publish(self, topic: str, event: Event) -> None:
-        await self._redis.publish(PREFIX + topic, json.dumps(event, default=str))
+        try:
+            await self._redis.publish(PREFIX + topic, json.dumps(event, default=str))
+        except Exception:  # noqa: BLE001 - the change is committed already; at least this process hears of it
+            log.warning("redis publish failed; delivering %s in this process only", topic)
+            self._deliver(topic, event)
 
     async def stop(self) -> None:
         if self._task:

@@ -59,3 +59,11 @@ async def test_redis_broker_across_two_brokers() -> None:
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_redis_down_still_delivers_in_process() -> None:
+    broker = RedisBroker("redis://127.0.0.1:1/0")  # nothing listens there
+    sub = broker.subscribe("queue")
+    await broker.publish("queue", {"type": "queued"})
+    assert await sub.get(1) == {"type": "queued"}
+    await broker.stop()
