@@ -77,7 +77,7 @@ def test_triage_cli_interface(triage_out) -> None:
 )
 def test_triage_through_the_model(parse, text: str, risk: str, route: str) -> None:
     parsed = parse(text)
-    assert (parsed["risk"], parsed["route"]) == (risk, route), parsed.get("evidence")
+    assert (parsed["risk"], parsed.get("route")) == (risk, route), parsed.get("evidence")
 
 
 def test_lexicon_hit_overrides_a_harmless_intent(parse) -> None:

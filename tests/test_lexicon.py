@@ -38,7 +38,7 @@ def test_schema() -> None:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert set(content) <= {"groups", "signals", "must_not_match"}, path.name
         for signal in content.get("signals") or []:
-            assert set(signal) <= {"id", "tier", "all", "window", "weak", "speaker", "unless", "can_be_now", "example"}
+            assert set(signal) <= {"id", "tier", "all", "window", "weak", "speaker", "unless", "can_be_now", "at_end", "example"}
             assert signal["tier"] in {t.name for t in Tier}
             assert signal["example"], signal["id"]
             ids.append(signal["id"])
@@ -73,6 +73,8 @@ def test_harmless_sentences_are_not_flagged(text, triage, nlp) -> None:
     [
         ("ik heb hem geslagen", PERPETRATOR),
         ("gisteren heb ik mijn dochter een klap gegeven", PERPETRATOR),
+        ("ik heb mijn zoon geslagen en ik schaam me", PERPETRATOR),
+        ("hij heeft me geslagen en ik schaam me", VICTIM),
         ("hij slaat me", VICTIM),
         ("ik word door mijn man geslagen", VICTIM),
         ("papa slaat mij", CHILD),

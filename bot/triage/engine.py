@@ -69,6 +69,10 @@ class Triage:
         intent_tier, intent_speaker, intent_evidence = self._intent_risk(ranking)
         lexicon_tier = max((h.tier for h in hits), default=Tier.none)
 
+        if intent_tier == Tier.violence and lexicon_tier < Tier.violence and (found.get("hyperbole") or found.get("harmless_context")):
+            # the classifier alone, on a message that jokes ("xD", "haha") or is about a game or sport
+            intent_tier = Tier.tension
+            intent_evidence = {**(intent_evidence or {}), "tier": "tension", "note": "joke or game: classifier alone not trusted"}
         tier = max(lexicon_tier, intent_tier)
         speaker = None
         if tier >= Tier.violence:
@@ -125,6 +129,8 @@ class Triage:
                 spans = _co_occur(signal, local)
                 if spans is None or any(local.get(u) for u in signal.unless):
                     continue
+                if signal.at_end and not _ends_sentence(doc, max(e for _, e in spans), sentence[1]):
+                    continue
                 hits.append(self._modify(Hit(signal, sentence, spans, signal.tier), local, doc))
         return [h for h in hits if h.tier > Tier.none]
 
@@ -170,7 +176,9 @@ class Triage:
         def inside(name: str) -> List[Span]:
             return [s for s in found.get(name, []) if sentence[0] <= s[0] < sentence[1]]
 
-        subjects, objects = inside("first_subject"), inside("first_object")
+        subjects = inside("first_subject")
+        # 'ik schaam me', 'ik voel me': a 'me' right after 'ik' + verb is reflexive, not a victim
+        objects = [o for o in inside("first_object") if not any(0 < o[0] - s[0] <= 2 for s in subjects)]
         if hit.signal.id in UNCERTAIN_SPEAKER:
             return None  # an injury or a named abuse says little about who did it: the classifier decides
         if not subjects and not objects:
@@ -252,6 +260,11 @@ def _best_window(signal: Signal, local: Dict[str, List[Span]]) -> Optional[List[
         else:
             return chosen
     return None
+
+
+def _ends_sentence(doc: Doc, end: int, sentence_end: int) -> bool:
+    """Only punctuation or emoji between the signal and the end of the sentence."""
+    return all(not any(c.isalnum() for c in token.text) for token in doc[end:sentence_end])
 
 
 def _overlap(a: Span, b: Span) -> bool:

@@ -56,6 +56,7 @@ class Signal:
     speaker: Optional[str] = None  # fixed speaker, else worked out from the sentence
     unless: Tuple[str, ...] = ()
     can_be_now: bool = False  # becomes acute next to "nu", "op dit moment", ...
+    at_end: bool = False  # only when the words end the sentence ("... maar eigenlijk wil ik niet meer")
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Lexicon:
                     speaker=raw.get("speaker"),
                     unless=tuple(raw.get("unless", []) or []),
                     can_be_now=bool(raw.get("can_be_now", False)),
+                    at_end=bool(raw.get("at_end", False)),
                 )
             )
         missing = [g for g in REQUIRED_GROUPS if g not in groups]
