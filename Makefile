@@ -10,9 +10,12 @@ export PYTHONWARNINGS ?= ignore
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export RASA_TELEMETRY_ENABLED ?= false
 
-.PHONY: setup venv spacy train validate test test-unit test-nlu test-stories eval bench bench-triage run shell clean
+.PHONY: setup venv spacy browser train validate test test-unit test-nlu test-stories eval bench bench-triage run shell clean
 
-setup: venv spacy train  ## everything a fresh clone needs
+setup: venv spacy browser train  ## everything a fresh clone needs
+
+browser:  ## Debian's chromium for the staff-console browser tests
+	scripts/install_browser.sh
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
