@@ -69,10 +69,10 @@ class Triage:
         intent_tier, intent_speaker, intent_evidence = self._intent_risk(ranking)
         lexicon_tier = max((h.tier for h in hits), default=Tier.none)
 
-        if intent_tier == Tier.violence and lexicon_tier < Tier.violence and (found.get("hyperbole") or found.get("harmless_context")):
+        if intent_tier in (Tier.violence, Tier.acute) and lexicon_tier < Tier.violence and (found.get("hyperbole") or found.get("harmless_context")):
             # the classifier alone, on a message that jokes ("xD", "haha") or is about a game or sport
-            intent_tier = Tier.tension
-            intent_evidence = {**(intent_evidence or {}), "tier": "tension", "note": "joke or game: classifier alone not trusted"}
+            intent_tier = Tier.stress if found.get("hyperbole") else Tier.tension
+            intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "joke or game: classifier alone not trusted"}
         tier = max(lexicon_tier, intent_tier)
         speaker = None
         if tier >= Tier.violence:
@@ -150,7 +150,7 @@ class Triage:
         elif hit.tier == Tier.acute and local.get("past") and not local.get("immediacy"):
             hit.tier, hit.note = Tier.violence, "in the past"
         elif hit.signal.can_be_now and hit.tier in (Tier.violence, Tier.self_harm) and not fear:
-            if _near(hit, local.get("immediacy", []), 3):
+            if _near(hit, local.get("immediacy", []), 3) and not local.get("past") and not _perfect(doc, hit.sentence):
                 hit.tier, hit.note = Tier.acute, "happening now"
         return hit
 
@@ -159,7 +159,9 @@ class Triage:
         """Who is speaking about the violence: perpetrator, victim, child or bystander."""
         violent = [h for h in hits if h.tier >= Tier.violence]
         fixed = [h.signal.speaker for h in violent if h.signal.speaker]
-        if CHILD in fixed or (self._child_writer(doc, found) and self._first_person(found)):
+        if CHILD in fixed or self._stated_child(doc):
+            return CHILD
+        if self._child_writer(doc, found) and any(self._sentence_speaker(h, found, doc) == VICTIM for h in violent):
             return CHILD
         if fixed:
             return fixed[0]
@@ -212,6 +214,10 @@ class Triage:
                 return int(words[i + 1])
         return None
 
+    def _stated_child(self, doc: Doc) -> bool:
+        age = self._stated_age(doc)
+        return age is not None and 6 <= age <= 17
+
     def _child_writer(self, doc: Doc, found: Dict[str, List[Span]]) -> bool:
         """A child writes: a stated age under 18, or 'papa/mama/mn vader' without signs of an adult writer."""
         age = self._stated_age(doc)
@@ -262,6 +268,16 @@ def _best_window(signal: Signal, local: Dict[str, List[Span]]) -> Optional[List[
     return None
 
 
+PERFECT_AUXILIARIES = {"heb", "heeft", "hebt", "had", "hadden", "hebben", "kheb"}
+
+
+def _perfect(doc: Doc, sentence: Span) -> bool:
+    """'vanavond heb ik hem bij zn keel gepakt': told in the perfect tense, so it already happened."""
+    words = [t._.adem_norm for t in doc[sentence[0]:sentence[1]]]
+    aux = [i for i, w in enumerate(words) if w in PERFECT_AUXILIARIES]
+    return any(w.startswith("ge") and len(w) > 5 and any(i > a for a in aux) for i, w in enumerate(words))
+
+
 def _ends_sentence(doc: Doc, end: int, sentence_end: int) -> bool:
     """Only punctuation or emoji between the signal and the end of the sentence."""
     return all(not any(c.isalnum() for c in token.text) for token in doc[end:sentence_end])
@@ -280,7 +296,8 @@ def _negated(hit: Hit, local: Dict[str, List[Span]]) -> bool:
     """'niet', 'nooit', 'geen' within three tokens of the signal's first word (the verb)."""
     verb = hit.spans[0]
     negations = _outside(local.get("negation", []), hit.spans)
-    return any(abs(n[0] - verb[0]) <= 3 for n in negations)
+    no_longer = local.get("no_longer", [])
+    return any(abs(n[0] - verb[0]) <= 3 and not any(m[0] == n[0] for m in no_longer) for n in negations)
 
 
 def _passive_participle(doc: Doc, hit: Hit, auxiliaries: List[Span]) -> bool:

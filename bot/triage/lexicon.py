@@ -41,6 +41,7 @@ REQUIRED_GROUPS = (
     "adult_writer",
     "third_party",
     "passive_aux",
+    "no_longer",
 )
 
 
