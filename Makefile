@@ -58,5 +58,8 @@ bench-triage:
 run: $(MODEL)
 	$(PY) -m bot.shell
 
+shell: $(MODEL)  ## chat with the assistant in the terminal
+	$(PY) -m bot.shell
+
 clean:
 	rm -rf results models/*.tar.gz var
