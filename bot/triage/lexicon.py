@@ -1,26 +1,27 @@
-"""The signal lexicon: YAML word groups and signal rules (data/lexicon/), matched with spaCy's Matcher.
+"""The signal lexicon: YAML word groups and signal rules (data/lexicon/), matched with spaCy's PhraseMatcher.
 
 A *group* is a named list of words or short phrases (base forms; inflections, spelling variants and
-typos are generated). A *signal* says which groups (or literal words) must occur together in one
+typos are generated) and is matched with spaCy's PhraseMatcher on the normalised form (NORM). A *signal* says which groups (or literal words) must occur together in one
 sentence to raise a tier, e.g. `all: [hit, person]` for "ik heb hem geslagen".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import yaml
-from spacy.matcher import Matcher
+from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Token
 from spacy.vocab import Vocab
 
 from bot.triage.forms import expand_word, normalise
 from bot.triage.tiers import Tier
 
-NORM_ATTR = "adem_norm"
+NORM_ATTR = "adem_norm"  # kept for code that reads token._.adem_norm; matching uses token.norm_
 if not Token.has_extension(NORM_ATTR):
-    Token.set_extension(NORM_ATTR, getter=lambda token: normalise(token.text))
+    Token.set_extension(NORM_ATTR, getter=lambda token: token.norm_)
 
 # Groups the engine itself relies on (speaker, modifiers); the lexicon must define them.
 REQUIRED_GROUPS = (
@@ -66,7 +67,7 @@ class Lexicon:
 
     groups: Dict[str, List[List[Set[str]]]]
     signals: List[Signal]
-    matcher: Matcher = field(repr=False)
+    matcher: PhraseMatcher = field(repr=False)
 
     @classmethod
     def load(cls, directory: Path, vocab: Vocab, lemma_forms: Optional[Dict[str, Set[str]]] = None) -> "Lexicon":
@@ -111,19 +112,28 @@ class Lexicon:
         missing = [g for g in REQUIRED_GROUPS if g not in groups]
         if missing:
             raise ValueError(f"lexicon misses required groups: {missing}")
-        matcher = Matcher(vocab)
+        matcher = PhraseMatcher(vocab, attr="NORM")
         for name, phrases in groups.items():
-            patterns = [[{"_": {NORM_ATTR: {"IN": sorted(tok)}}} for tok in phrase] for phrase in phrases]
-            matcher.add(name, patterns)
+            matcher.add(name, [pattern_doc(vocab, words) for phrase in phrases for words in product(*map(sorted, phrase))])
         return cls(groups=groups, signals=signals, matcher=matcher)
 
     def find(self, doc: Doc) -> Dict[str, List[Tuple[int, int]]]:
         """Group name -> token spans (start, end) where it occurs in the doc."""
+        for token in doc:  # lower case, no diacritics: one Python call per token, then C-level matching
+            token.norm_ = normalise(token.text)
         found: Dict[str, List[Tuple[int, int]]] = {}
         for match_id, start, end in self.matcher(doc):
-            name = doc.vocab.strings[match_id]
+            name = self.matcher.vocab.strings[match_id]
             found.setdefault(name, []).append((start, end))
         return found
+
+
+def pattern_doc(vocab: Vocab, words: Tuple[str, ...]) -> Doc:
+    """A pattern for the PhraseMatcher: the normalised words as NORM."""
+    doc = Doc(vocab, words=list(words))
+    for token, word in zip(doc, words):
+        token.norm_ = word
+    return doc
 
 
 def compile_entries(entries: Iterable, lemma_forms: Optional[Dict[str, Set[str]]]) -> List[List[Set[str]]]:
@@ -138,7 +148,8 @@ def compile_entries(entries: Iterable, lemma_forms: Optional[Dict[str, Set[str]]
                 phrases.append([token_forms(str(word), extra or [], lemma_forms)])
             continue
         words = str(entry).split()
-        phrases.append([token_forms(w, [], lemma_forms, typos=len(words) == 1) for w in words])
+        single = len(words) == 1  # phrases keep their wording: inflection rules only, no lemma table or typos
+        phrases.append([token_forms(w, [], lemma_forms if single else None, typos=single) for w in words])
     return phrases
 
 
