@@ -77,6 +77,7 @@ class ProcessedUpdates:
 
     def prune(self) -> int:
         """Delete records older than the retention period; returns how many."""
+        self._recent.clear()
         cutoff = self.clock() - self.retention
         with self.engine.begin() as connection:
             result = connection.execute(delete(processed_updates).where(processed_updates.c.seen_at < cutoff))

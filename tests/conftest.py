@@ -34,3 +34,33 @@ def parse(agent: Any):
 
     yield _parse
     loop.close()
+
+
+# -- the gateway's end-to-end tests (tests/test_telegram_e2e.py): one action server and one model for all --
+
+
+@pytest.fixture(scope="session")
+def action_server() -> Any:
+    """The real rasa-sdk action server (actions/), started once per test session."""
+    from bot.action_server import ActionServer
+
+    with ActionServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gateway_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A real SQLite database for the gateway tests (tracker store and processed updates)."""
+    return f"sqlite:///{tmp_path_factory.mktemp('gateway') / 'adempauze.db'}"
+
+
+@pytest.fixture(scope="session")
+def model_assistant(agent: Any, action_server: Any, gateway_database: str) -> Any:
+    """The trained model (shared with `agent`) with the action server and the SQL tracker store, on two
+    worker threads, as `python -m bot` runs it."""
+    from bot.assistant_threads import ThreadedAssistant
+    from tests.support.gateway_stack import share_model
+
+    assistant = ThreadedAssistant(share_model(agent, gateway_database, action_server.url), threads=2)
+    yield assistant
+    assistant.close()
