@@ -55,8 +55,8 @@ bench: bench-triage  ## benchmarks; each writes a report under reports/
 bench-triage:
 	$(PY) scripts/bench_triage.py
 
-run: $(MODEL)
-	$(PY) -m bot.shell
+run: $(MODEL)  ## the whole bot: Telegram (TELEGRAM_TOKEN) or the web chat at /chat, and the staff console
+	$(PY) -m bot
 
 shell: $(MODEL)  ## chat with the assistant in the terminal
 	$(PY) -m bot.shell
