@@ -273,7 +273,11 @@ class Gateway:
         extra: List[Reply] = []
         for hook in self.hooks:
             extra.extend(await hook.after_rasa(message.person_id, message.channel, replies, message.address))
-        return [r for r in replies if r.text or r.buttons] + extra
+        answer = [r for r in replies if r.text or r.buttons] + extra
+        if not answer:
+            log.info("the assistant had no answer; sending the gateway's")
+            answer = [Reply(gateway_text("no_answer"))]
+        return answer
 
     async def _send(self, message: Incoming, replies: Sequence[Reply]) -> None:
         if not replies:

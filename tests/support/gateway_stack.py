@@ -144,6 +144,22 @@ class FlakyAssistant:
         return await self.inner.handle(sender_id, text)
 
 
+class RecordingAssistant:
+    """The real assistant, recording every message it got (in order) and how many replies it gave."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: List[tuple] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def handle(self, sender_id: str, text: str) -> List[Reply]:
+        replies = await self.inner.handle(sender_id, text)
+        self.calls.append((sender_id, text, len(replies)))
+        return replies
+
+
 class ScriptedAssistant:
     """A stand-in assistant for channel tests: replies from a dict, records what it got, optional delay."""
 
