@@ -10,7 +10,7 @@ export PYTHONWARNINGS ?= ignore
 export SQLALCHEMY_SILENCE_UBER_WARNING ?= 1
 export RASA_TELEMETRY_ENABLED ?= false
 
-.PHONY: setup venv spacy browser train validate test test-unit test-nlu test-stories eval bench bench-triage run shell clean
+.PHONY: setup venv spacy browser train validate test test-unit test-nlu test-stories eval bench bench-triage bench-gateway run shell clean
 
 setup: venv spacy browser train  ## everything a fresh clone needs
 
@@ -50,10 +50,13 @@ test-nlu:
 eval:
 	$(PY) scripts/eval_triage.py
 
-bench: bench-triage  ## benchmarks; each writes a report under reports/
+bench: bench-triage bench-gateway  ## benchmarks; each writes a report under reports/
 
 bench-triage:
 	$(PY) scripts/bench_triage.py
+
+bench-gateway: $(MODEL)  ## Agent.handle_text vs the whole Telegram path, 1 and 20 users -> reports/bench.md
+	$(PY) scripts/bench_gateway.py
 
 run: $(MODEL)  ## the whole bot: Telegram (TELEGRAM_TOKEN) or the web chat at /chat, and the staff console
 	$(PY) -m bot

@@ -67,7 +67,7 @@ class Settings:
     flood_limit: int = 10  # more than this many messages ...
     flood_window_seconds: float = 10.0  # ... within this many seconds gets one slow-down message
     telegram_max_rate: float = 30.0  # outgoing Bot API requests per second (AIORateLimiter)
-    assistant_threads: int = 2  # worker threads that run the in-process model (0: on the event loop)
+    assistant_threads: int = 1  # worker threads that run the in-process model (0: on the event loop); 1 measured as fast as 2 with 0.1 GB less (reports/bench.md)
 
     @property
     def development(self) -> bool:

@@ -24,15 +24,51 @@ def purge_tracker_events(tracker_store: Any, cutoff_timestamp: float) -> int:
     return int(count or 0)
 
 
-class RetentionTask:
+class PeriodicTask:
+    """Calls `run_once` now and then every `interval` seconds until stopped; a failed round is logged."""
+
+    name = "periodic"
+    interval: float
+
+    def __init__(self) -> None:
+        self._task: Optional["asyncio.Task[None]"] = None
+
+    async def run_once(self) -> Any:
+        raise NotImplementedError
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("%s run failed", self.name)
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> "PeriodicTask":
+        self._task = asyncio.create_task(self._loop(), name=self.name)
+        return self
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class RetentionTask(PeriodicTask):
     """Runs `service.purge` now and then every `interval` seconds until stopped."""
 
+    name = "retention"
+
     def __init__(self, service: Any, retention_days: int, tracker_store: Any = None, interval: float = 3600.0) -> None:
+        super().__init__()
         self.service = service
         self.retention_days = retention_days
         self.tracker_store = tracker_store
         self.interval = interval
-        self._task: Optional["asyncio.Task[None]"] = None
 
     async def run_once(self) -> Any:
         purged = await self.service.purge(self.retention_days, self.tracker_store)
@@ -42,53 +78,16 @@ class RetentionTask:
         )
         return purged
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - the next round tries again
-                log.exception("retention run failed")
-            await asyncio.sleep(self.interval)
 
-    def start(self) -> "RetentionTask":
-        self._task = asyncio.create_task(self._loop(), name="retention")
-        return self
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-
-class TimeoutTask:
+class TimeoutTask(PeriodicTask):
     """Checks every few seconds for waiting handoffs that nobody claimed in time."""
 
+    name = "handoff-timeouts"
+
     def __init__(self, service: Any, interval: float = 5.0) -> None:
+        super().__init__()
         self.service = service
         self.interval = interval
-        self._task: Optional["asyncio.Task[None]"] = None
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.service.check_timeouts()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001
-                log.exception("handoff timeout check failed")
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> "TimeoutTask":
-        self._task = asyncio.create_task(self._loop(), name="handoff-timeouts")
-        return self
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def run_once(self) -> None:
+        await self.service.check_timeouts()

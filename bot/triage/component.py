@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -15,7 +15,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot import DATA_DIR
-from bot.triage.engine import Thresholds, Triage
+from bot.triage.engine import Assessment, Thresholds, Triage
 from bot.triage.forms import lemma_forms
 from bot.triage.lexicon import Lexicon
 from bot.triage.tiers import INTENT_RISK, Tier, route_for
@@ -28,6 +28,20 @@ def intent_for(tier: Tier, speaker: Optional[str]) -> Optional[str]:
     if tier == Tier.violence:
         return f"violence_{speaker or 'bystander'}"
     return TIER_INTENTS.get(tier)
+
+
+def triage_message(engine: Triage, doc: Any, ranking: List[Dict[str, Any]], intent: Dict[str, Any]) -> Tuple[Assessment, Optional[str]]:
+    """Assess one parsed message; also the escalation intent that must replace the classifier's intent
+    (so the safety rules fire), or None."""
+    if not ranking and intent.get("name"):
+        ranking = [intent]
+    assessment = engine.assess(doc, [r for r in ranking if r.get("name") != "nlu_fallback"])
+    top_tier = INTENT_RISK.get(intent.get("name") or "", (Tier.none, None))[0]
+    if assessment.risk >= Tier.tension and top_tier != assessment.risk:
+        assessment.evidence.append({"source": "triage", "replaced_intent": intent.get("name")})
+        return assessment, intent_for(assessment.risk, assessment.speaker)
+    return assessment, None
+
 
 SPACY_DOC = "text_spacy_doc"
 LEXICON_FILE = "lexicon.json"
@@ -95,18 +109,8 @@ class TriageClassifier(GraphComponent):
                 continue
             ranking = message.get(INTENT_RANKING_KEY) or []
             intent = message.get(INTENT) or {}
-            if not ranking and intent.get("name"):
-                ranking = [intent]
-            assessment = self._engine(doc.vocab).assess(doc, [r for r in ranking if r.get("name") != "nlu_fallback"])
-            top_tier = INTENT_RISK.get(intent.get("name") or "", (Tier.none, None))[0]
-            if top_tier >= Tier.tension and top_tier > assessment.risk:
-                # the classifier's own top intent is never overruled downwards: a missed signal is worse
-                assessment.risk = top_tier
-                assessment.speaker = INTENT_RISK[intent["name"]][1]
-                assessment.route = route_for(top_tier, assessment.speaker)
-            if assessment.risk >= Tier.tension and top_tier != assessment.risk:
-                replacement = intent_for(assessment.risk, assessment.speaker)
-                assessment.evidence.append({"source": "triage", "replaced_intent": intent.get("name")})
+            assessment, replacement = triage_message(self._engine(doc.vocab), doc, ranking, intent)
+            if replacement:
                 message.set(INTENT, {"name": replacement, "confidence": 1.0}, add_to_output=True)
             message.set("risk", assessment.risk.name, add_to_output=True)
             message.set("route", assessment.route, add_to_output=True)

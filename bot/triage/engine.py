@@ -21,6 +21,18 @@ from bot.triage.tiers import (
 
 Span = Tuple[int, int]
 UNCERTAIN_SPEAKER = {"injury", "abuse_named"}
+# Word groups (data/lexicon/) that show a message is about harm at all. A classifier-only violence,
+# self-harm or acute tier below `Thresholds.confirm` needs one of them, else it counts as tension.
+_VIOLENCE_WORDS = ("hit", "kill", "threat", "threatened", "control", "sexual", "neglect", "sexual_feelings_children",
+                   "private_parts", "self_perpetrator", "throat_grip", "injury", "abuse_words", "throw", "weapon", "kids_taken", "wrong_way", "bang")
+_SELF_HARM_WORDS = ("suicide_words", "no_more", "self_harm_signs", "means_place", "means_research", "head_wall", "death",
+                    "self_injure", "self_harm_acts", "cut_verbs", "wont_anymore")
+_ACUTE_WORDS = ("weapon_now", "strangle_now", "medical_now", "overdose", "pills", "jump_now", "fire", "break_in", "immediacy")
+HARM_WORDS = {
+    Tier.violence: _VIOLENCE_WORDS,
+    Tier.self_harm: _SELF_HARM_WORDS,
+    Tier.acute: _VIOLENCE_WORDS + _SELF_HARM_WORDS + _ACUTE_WORDS,
+}
 SENTENCE_END = {".", "!", "?", "\n", ";"}
 
 
@@ -30,6 +42,8 @@ class Thresholds:
 
     escalation: float = 0.5  # summed probability of intents at or above a tier
     speaker: float = 0.5  # a violence intent decides the speaker when the lexicon cannot
+    top: float = 0.3  # an escalation intent ranked first with at least this confidence counts too
+    confirm: float = 0.6  # below this, a classifier-only tier >= violence needs a word of harm
 
 
 @dataclass
@@ -66,12 +80,27 @@ class Triage:
         """Assess one parsed message; `ranking` is Rasa's intent_ranking (name, confidence)."""
         found = self.lexicon.find(doc)
         hits = self._lexicon_hits(doc, found)
-        intent_tier, intent_speaker, intent_evidence = self._intent_risk(ranking)
+        joke, play = bool(found.get("hyperbole")), bool(found.get("play_context"))
+        intent_tier, intent_speaker, intent_evidence = self._intent_risk(ranking, joking=joke or play)
         lexicon_tier = max((h.tier for h in hits), default=Tier.none)
+        if (
+            intent_tier >= Tier.violence
+            and lexicon_tier < Tier.violence
+            and float((intent_evidence or {}).get("confidence") or 0.0) < self.thresholds.confirm
+            and not any(found.get(group) for group in HARM_WORDS[intent_tier])
+        ):
+            intent_tier = Tier.tension
+            intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "classifier alone, no word of harm"}
+        if intent_tier == Tier.acute and lexicon_tier < Tier.acute and self._not_now(doc, found):
+            # the classifier alone says 'right now', but the message tells of the past or of a habit
+            intent_tier = Tier.violence
+            intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "told as past or habit"}
 
-        if intent_tier in (Tier.violence, Tier.acute) and lexicon_tier < Tier.violence and (found.get("hyperbole") or found.get("harmless_context")):
-            # the classifier alone, on a message that jokes ("xD", "haha") or is about a game or sport
-            intent_tier = Tier.stress if found.get("hyperbole") else Tier.tension
+        if intent_tier >= Tier.tension and intent_tier != Tier.self_harm and lexicon_tier < Tier.tension and (joke or play) and not (
+            intent_tier == Tier.tension and play and not joke
+        ):
+            # the classifier alone, on a message that jokes ("xD", "haha") or is about a game, film or sport
+            intent_tier = Tier.stress if joke else Tier.tension
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "joke or game: classifier alone not trusted"}
         tier = max(lexicon_tier, intent_tier)
         speaker = None
@@ -90,7 +119,7 @@ class Triage:
         return Assessment(risk=tier, route=route_for(tier, speaker), speaker=speaker, evidence=evidence)
 
     # -- intent -----------------------------------------------------------------------------------
-    def _intent_risk(self, ranking: Sequence[Mapping[str, object]]) -> Tuple[Tier, Optional[str], Optional[dict]]:
+    def _intent_risk(self, ranking: Sequence[Mapping[str, object]], joking: bool = False) -> Tuple[Tier, Optional[str], Optional[dict]]:
         """The highest tier whose intents together reach the escalation threshold."""
         scores: Dict[Tier, float] = {}
         best_violence: Tuple[float, Optional[str]] = (0.0, None)
@@ -103,8 +132,14 @@ class Triage:
             scores[tier] = scores.get(tier, 0.0) + confidence
             if tier == Tier.violence and confidence > best_violence[0]:
                 best_violence = (confidence, speaker)
+        top = ranking[0] if ranking else {}
+        top_tier, top_speaker = INTENT_RISK.get(str(top.get("name")), (Tier.none, None))
+        top_confidence = float(top.get("confidence") or 0.0)
         cumulative = 0.0
         for tier in sorted(Tier, reverse=True):
+            if tier == top_tier and tier >= Tier.tension and top_confidence >= self.thresholds.top and not joking:
+                # ranked first, though the probability is spread: a missed signal is worse than a needless one
+                return tier, top_speaker, {"source": "intent", "intent": top.get("name"), "tier": tier.name, "confidence": round(top_confidence, 3)}
             cumulative += scores.get(tier, 0.0)
             if tier > Tier.none and cumulative >= self.thresholds.escalation:
                 speaker = best_violence[1] if best_violence[0] >= self.thresholds.speaker * 0.5 else None
@@ -116,6 +151,14 @@ class Triage:
                     "confidence": round(cumulative, 3),
                 }
         return Tier.none, None, None
+
+    @staticmethod
+    def _not_now(doc: Doc, found: Dict[str, List[Span]]) -> bool:
+        """No 'nu' or 'net' that means 'right now', and a word of the past ('gisteren') or of a habit ('soms')."""
+        not_now = found.get("not_immediate", [])
+        if any(not any(_overlap(s, n) for n in not_now) for s in found.get("immediacy", [])):
+            return False
+        return bool(found.get("past") or found.get("habit"))
 
     # -- lexicon ----------------------------------------------------------------------------------
     def _lexicon_hits(self, doc: Doc, found: Dict[str, List[Span]]) -> List[Hit]:
@@ -143,8 +186,10 @@ class Triage:
             hit.tier, hit.note = Tier.stress, "hyperbole"
         elif hit.signal.weak and hit.tier == Tier.violence and _negated(hit, local) and not fear:
             hit.tier, hit.note = Tier.tension, "negated"
-        elif hit.tier == Tier.violence and _before(local.get("young_agent", []), hit) and not local.get("first_object"):
+        elif hit.tier == Tier.violence and _young_agent(local, hit) and not local.get("first_object"):
             hit.tier, hit.note = Tier.stress, "a young child hitting or biting"
+        elif hit.tier == Tier.tension and (local.get("tantrum") or _before(local.get("young_agent", []), hit)) and not _before(local.get("first_subject", []), hit):
+            hit.tier, hit.note = Tier.stress, "a young child's tantrum"
         elif hit.tier == Tier.violence and local.get("sibling") and not local.get("first_object"):
             hit.tier, hit.note = Tier.tension, "children fighting each other"
         elif hit.tier == Tier.acute and local.get("past") and not local.get("immediacy"):
@@ -169,6 +214,8 @@ class Triage:
             speaker = self._sentence_speaker(hit, found, doc)
             if speaker:
                 return speaker
+        if intent_speaker == CHILD and found.get("adult_writer"):
+            return BYSTANDER  # a teacher, grandparent or parent tells about a child
         return intent_speaker or BYSTANDER
 
     def _sentence_speaker(self, hit: Hit, found: Dict[str, List[Span]], doc: Doc) -> Optional[str]:
@@ -178,16 +225,25 @@ class Triage:
         def inside(name: str) -> List[Span]:
             return [s for s in found.get(name, []) if sentence[0] <= s[0] < sentence[1]]
 
-        subjects = inside("first_subject")
+        anchor = hit.spans[0][0]
+        subordinators = inside("subordinator")
+
+        def same_clause(span: Span) -> bool:
+            # 'ik gaf hem een schop toen hij me uitschold': after 'toen', 'me' is in another clause
+            return not any(anchor < c[0] < span[0] for c in subordinators)
+
+        subjects = [s for s in inside("first_subject") if same_clause(s)]
         # 'ik schaam me', 'ik voel me': a 'me' right after 'ik' + verb is reflexive, not a victim
         objects = [o for o in inside("first_object") if not any(0 < o[0] - s[0] <= 2 for s in subjects)]
+        objects = [o for o in objects if same_clause(o) and not any(_overlap(o, n) for n in inside("not_object"))]
+        if subjects and _passive_participle(doc, hit, inside("passive_aux")):
+            return VICTIM  # 'ik word thuis mishandeld'
         if hit.signal.id in UNCERTAIN_SPEAKER:
             return None  # an injury or a named abuse says little about who did it: the classifier decides
         if not subjects and not objects:
             return BYSTANDER if inside("third_party") else None
         if inside("third_party") and inside("witness") and not objects:
             return BYSTANDER
-        anchor = hit.spans[0][0]
         if subjects and (inside("passive") or _passive_participle(doc, hit, inside("passive_aux"))):
             return VICTIM  # 'ik word (door hem) geslagen'
         if any(abs(s[0] - anchor) <= 4 for s in objects):
@@ -195,8 +251,12 @@ class Triage:
         nearest = min(
             [(abs(s[0] - anchor), VICTIM) for s in objects] + [(abs(s[0] - anchor), PERPETRATOR) for s in subjects]
         )[1]
-        if nearest == PERPETRATOR and inside("witness"):
-            return BYSTANDER
+        if nearest == PERPETRATOR:
+            others = inside("third_subject") + inside("child_writer") + (inside("third_party") if inside("witness") else [])
+            first = min(abs(s[0] - anchor) for s in subjects)
+            if any(abs(o[0] - anchor) < first for o in others):
+                # 'ik zag dat hij zijn zoontje kneep', 'ik durf niet naar huis want papa slaat': someone else acts
+                return CHILD if self._child_writer(doc, found) else BYSTANDER
         return nearest
 
     @staticmethod
@@ -229,10 +289,16 @@ class Triage:
 def _sentences(doc: Doc) -> Iterable[Span]:
     start = 0
     for token in doc:
-        if token.text in SENTENCE_END or "\n" in token.text:
-            if token.i > start:
-                yield (start, token.i)
-            start = token.i + 1
+        text = token.text
+        if text in SENTENCE_END or "\n" in text:
+            end = token.i
+        elif len(text) > 1 and text[-1] in ".!?" and text[-2].isalpha():
+            end = token.i + 1  # 'me.': the word belongs to the sentence it ends
+        else:
+            continue
+        if end > start:
+            yield (start, end)
+        start = token.i + 1
     if start < len(doc):
         yield (start, len(doc))
 
@@ -297,7 +363,16 @@ def _negated(hit: Hit, local: Dict[str, List[Span]]) -> bool:
     verb = hit.spans[0]
     negations = _outside(local.get("negation", []), hit.spans)
     no_longer = local.get("no_longer", [])
-    return any(abs(n[0] - verb[0]) <= 3 and not any(m[0] == n[0] for m in no_longer) for n in negations)
+    subordinators = local.get("subordinator", [])
+
+    def own_clause(n: Span) -> bool:
+        # 'als ze niet eet, duw ik ...': the 'niet' belongs to the 'als' clause before the verb;
+        # 'papa doet haar pijn als mama er niet is': and to the one after it
+        before = n[0] < verb[0] - 1 and any(c[0] < n[0] for c in subordinators)
+        after = n[0] > verb[0] and any(verb[0] < c[0] < n[0] for c in subordinators)
+        return not (before or after)
+
+    return any(abs(n[0] - verb[0]) <= 3 and not any(m[0] == n[0] for m in no_longer) and own_clause(n) for n in negations)
 
 
 def _passive_participle(doc: Doc, hit: Hit, auxiliaries: List[Span]) -> bool:
@@ -308,6 +383,13 @@ def _passive_participle(doc: Doc, hit: Hit, auxiliaries: List[Span]) -> bool:
     verb = doc[start].text.lower()
     participle = verb.startswith("ge") or verb.endswith(("d", "verkracht"))
     return participle and any(0 < start - a[0] <= 4 for a in auxiliaries)
+
+
+def _young_agent(local: Dict[str, List[Span]], hit: Hit) -> bool:
+    """A young child before the violence word, and no 'ik' before the child ('onze kleine bijt' but not
+    'ik heb de neiging om die kleine ... te gooien')."""
+    young = [s for s in local.get("young_agent", []) if s[0] < hit.spans[0][0]]
+    return bool(young) and not any(i[0] < young[0][0] for i in local.get("first_subject", []))
 
 
 def _before(spans: List[Span], hit: Hit) -> bool:

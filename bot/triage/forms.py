@@ -20,9 +20,16 @@ def strip_accents(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+# Chat spellings of short words, written out so that one lexicon entry ("mijn vader") finds both.
+CHAT_SPELLINGS = {"mn": "mijn", "m'n": "mijn", "mijne": "mijn", "zn": "zijn", "z'n": "zijn", "k": "ik", "'k": "ik", "ff": "even", "iemd": "iemand"}
+
+
 def normalise(text: str) -> str:
-    """Lower case, no diacritics, curly quotes straightened."""
-    return strip_accents(text.lower()).replace("\u2019", "'").replace("\u2018", "'")
+    """Lower case, no diacritics, curly quotes straightened, chat spellings written out ('mn' -> 'mijn')."""
+    text = strip_accents(text.lower()).replace("\u2019", "'").replace("\u2018", "'")
+    if len(text) > 1 and text[-1] in ".,!?" and text[-2].isalpha():
+        text = text.rstrip(".,!?")  # the tokenizer keeps 'me.' (an abbreviation in its rules) as one token
+    return " ".join(CHAT_SPELLINGS.get(word, word) for word in text.split(" "))
 
 
 def verb_stem(infinitive: str) -> str:

@@ -43,6 +43,12 @@ REQUIRED_GROUPS = (
     "third_party",
     "passive_aux",
     "no_longer",
+    "habit",
+    "subordinator",
+    "tantrum",
+    "play_context",
+    "third_subject",
+    "not_object",
 )
 
 
