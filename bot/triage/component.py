@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Optional, Set, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -45,6 +45,25 @@ def triage_message(engine: Triage, doc: Any, ranking: List[Dict[str, Any]], inte
 
 SPACY_DOC = "text_spacy_doc"
 LEXICON_FILE = "lexicon.json"
+LEMMA_FILE = "lemma_forms.json"  # only the entries of spaCy's lemma table that the lexicon uses
+
+
+class _Recording(dict):
+    """A lemma table that remembers which lemmas were looked up."""
+
+    def __init__(self, table: Dict[str, Set[str]]) -> None:
+        super().__init__()
+        self.table = table
+        self.used: Dict[str, List[str]] = {}
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        if key in self.table:
+            self.used[key] = sorted(self.table[key])
+            return self.table[key]
+        return default
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def read_lexicon_sources(directory: Path) -> Dict[str, str]:
@@ -70,11 +89,14 @@ class TriageClassifier(GraphComponent):
         sources = read_lexicon_sources(Path(config.get("lexicon_dir") or DATA_DIR / "lexicon"))
         return hashlib.sha256(json.dumps(sources, sort_keys=True).encode()).hexdigest()
 
-    def __init__(self, config: Dict[Text, Any], storage: ModelStorage, resource: Resource, sources: Dict[str, str]) -> None:
+    def __init__(
+        self, config: Dict[Text, Any], storage: ModelStorage, resource: Resource, sources: Dict[str, str], lemmas: Optional[Dict[str, Set[str]]] = None
+    ) -> None:
         self._config = config
         self._storage = storage
         self._resource = resource
         self._sources = sources
+        self._lemmas = lemmas
         self._triage: Optional[Triage] = None
 
     @classmethod
@@ -85,18 +107,27 @@ class TriageClassifier(GraphComponent):
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource, execution_context: ExecutionContext, **kwargs: Any) -> "TriageClassifier":
         with model_storage.read_from(resource) as directory:
             sources = json.loads((directory / LEXICON_FILE).read_text(encoding="utf-8"))
-        return cls(config, model_storage, resource, sources)
+            lemma_file = directory / LEMMA_FILE
+            lemmas = {k: set(v) for k, v in json.loads(lemma_file.read_text(encoding="utf-8")).items()} if lemma_file.exists() else None
+        return cls(config, model_storage, resource, sources, lemmas)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Store the lexicon in the model."""
+        """Store the lexicon in the model, with the few lemma-table entries it needs (the whole Dutch table
+        would cost ~0.1 GB in every running bot)."""
+        import spacy
+
         self._sources = read_lexicon_sources(Path(self._config["lexicon_dir"]))
+        recording = _Recording(lemma_forms())
+        Lexicon.from_sources(self._sources, spacy.blank("nl").vocab, recording)
+        self._lemmas = {k: set(v) for k, v in recording.used.items()}
         with self._storage.write_to(self._resource) as directory:
             (directory / LEXICON_FILE).write_text(json.dumps(self._sources, ensure_ascii=False), encoding="utf-8")
+            (directory / LEMMA_FILE).write_text(json.dumps(recording.used, ensure_ascii=False), encoding="utf-8")
         return self._resource
 
     def _engine(self, vocab: Any) -> Triage:
         if self._triage is None:
-            lexicon = Lexicon.from_sources(self._sources, vocab, lemma_forms())
+            lexicon = Lexicon.from_sources(self._sources, vocab, self._lemmas if self._lemmas is not None else lemma_forms())
             thresholds = Thresholds(self._config["escalation_threshold"], self._config["speaker_threshold"])
             self._triage = Triage(lexicon, thresholds)
         return self._triage
