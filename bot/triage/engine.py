@@ -96,19 +96,17 @@ class Triage:
             intent_tier = Tier.violence
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "told as past or habit"}
 
-        if intent_tier >= Tier.tension and intent_tier != Tier.self_harm and lexicon_tier < Tier.tension and (joke or play) and not (
-            intent_tier == Tier.tension and play and not joke
-        ):
+        capped = Tier.stress if joke else Tier.tension
+        if (joke or play) and intent_tier > capped and intent_tier != Tier.self_harm and lexicon_tier < Tier.tension:
             # the classifier alone, on a message that jokes ("xD", "haha") or is about a game, film or sport
-            intent_tier = Tier.stress if joke else Tier.tension
+            intent_tier = capped
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "joke or game: classifier alone not trusted"}
         tier = max(lexicon_tier, intent_tier)
         speaker = None
         if tier >= Tier.violence:
             speaker = self._speaker(hits, found, doc, intent_speaker)
         elif tier >= Tier.stress:
-            age = self._stated_age(doc)
-            speaker = CHILD if age is not None and 6 <= age <= 17 else None
+            speaker = CHILD if self._stated_child(doc) else None
         evidence = [
             {"source": "lexicon", "signal": h.signal.id, "tier": h.tier.name, "text": _span_text(doc, h.spans)}
             | ({"note": h.note} if h.note else {})
@@ -155,17 +153,12 @@ class Triage:
     @staticmethod
     def _not_now(doc: Doc, found: Dict[str, List[Span]]) -> bool:
         """No 'nu' or 'net' that means 'right now', and a word of the past ('gisteren') or of a habit ('soms')."""
-        not_now = found.get("not_immediate", [])
-        if any(not any(_overlap(s, n) for n in not_now) for s in found.get("immediacy", [])):
-            return False
-        return bool(found.get("past") or found.get("habit"))
+        return not _immediate(found) and bool(found.get("past") or found.get("habit"))
 
     # -- lexicon ----------------------------------------------------------------------------------
     def _lexicon_hits(self, doc: Doc, found: Dict[str, List[Span]]) -> List[Hit]:
         hits: List[Hit] = []
-        not_now = found.get("not_immediate", [])
-        found = dict(found)
-        found["immediacy"] = [s for s in found.get("immediacy", []) if not any(_overlap(s, n) for n in not_now)]
+        found = {**found, "immediacy": _immediate(found)}
         for sentence in _sentences(doc):
             local = {name: [s for s in spans if sentence[0] <= s[0] < sentence[1]] for name, spans in found.items()}
             for signal in self.lexicon.signals:
@@ -244,8 +237,8 @@ class Triage:
             return BYSTANDER if inside("third_party") else None
         if inside("third_party") and inside("witness") and not objects:
             return BYSTANDER
-        if subjects and (inside("passive") or _passive_participle(doc, hit, inside("passive_aux"))):
-            return VICTIM  # 'ik word (door hem) geslagen'
+        if subjects and inside("passive"):
+            return VICTIM  # 'ik word door hem geslagen'
         if any(abs(s[0] - anchor) <= 4 for s in objects):
             return VICTIM  # 'hij heeft me (...) geslagen', even with an 'ik' nearby
         nearest = min(
@@ -347,6 +340,12 @@ def _perfect(doc: Doc, sentence: Span) -> bool:
 def _ends_sentence(doc: Doc, end: int, sentence_end: int) -> bool:
     """Only punctuation or emoji between the signal and the end of the sentence."""
     return all(not any(c.isalnum() for c in token.text) for token in doc[end:sentence_end])
+
+
+def _immediate(found: Dict[str, List[Span]]) -> List[Span]:
+    """The 'nu'-like words that mean 'right now' (not 'wat nu', 'nu al', 'net zo')."""
+    not_now = found.get("not_immediate", [])
+    return [s for s in found.get("immediacy", []) if not any(_overlap(s, n) for n in not_now)]
 
 
 def _overlap(a: Span, b: Span) -> bool:
