@@ -59,13 +59,21 @@ class InProcessAssistant:
 
 def sql_tracker_store(database_url: str, domain: Any) -> Any:
     """Rasa's SQLTrackerStore on any SQLAlchemy URL (SQLite file by default)."""
-    from sqlalchemy.engine import make_url
     from rasa.core.tracker_store import SQLTrackerStore
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import sessionmaker
+
+    from bot.db import sqlite_pool_options
 
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        return SQLTrackerStore(domain, dialect="sqlite", db=url.database)
+        store = SQLTrackerStore(domain, dialect="sqlite", db=url.database)
+        pooled = create_engine(store.engine.url, **sqlite_pool_options(f"sqlite:///{url.database}"))
+        store.engine.dispose()
+        store.engine, store.sessionmaker = pooled, sessionmaker(bind=pooled)
+        return store
     return SQLTrackerStore(
         domain,
         dialect=url.drivername,

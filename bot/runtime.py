@@ -6,7 +6,7 @@ start: the action server (a child process, unless ACTION_SERVER_URL is set) boot
 off without TELEGRAM_TOKEN).
 
 stop: no new updates (polling stops, the webhook answers 503) -> the gateway drains every message in
-flight -> extensions -> Telegram's connection pool -> model threads -> action server -> database.
+flight -> extensions -> Telegram's connection pool -> model process (or threads) -> action server -> database.
 """
 from __future__ import annotations
 
@@ -42,7 +42,12 @@ class Extension(Protocol):
 
 
 def load_in_process_assistant(settings: Settings, action_url: str, threads: int) -> Any:
-    """The trained model with Rasa's SQL tracker store, tuned, on `threads` worker threads."""
+    """The trained model with Rasa's SQL tracker store, tuned: in a model process of its own
+    (ASSISTANT_PROCESS, the default), else on `threads` worker threads of this process."""
+    if settings.assistant_process:
+        from bot.assistant_process import ProcessAssistant
+
+        return ProcessAssistant(settings.model_path, settings.database_url, action_url, settings.log_level)
     from bot.assistant import InProcessAssistant
     from bot.rasa_tuning import tune
 

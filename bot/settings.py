@@ -67,7 +67,8 @@ class Settings:
     flood_limit: int = 10  # more than this many messages ...
     flood_window_seconds: float = 10.0  # ... within this many seconds gets one slow-down message
     telegram_max_rate: float = 30.0  # outgoing Bot API requests per second (AIORateLimiter)
-    assistant_threads: int = 1  # worker threads that run the in-process model (0: on the event loop); 1 measured as fast as 2 with 0.1 GB less (reports/bench.md)
+    assistant_process: bool = True  # the model in a child process of its own (its own core and GIL; reports/bench.md)
+    assistant_threads: int = 1  # without ASSISTANT_PROCESS: worker threads that run the in-process model (0: on the event loop); 1 measured as fast as 2 with 0.1 GB less (reports/bench.md)
 
     @property
     def development(self) -> bool:
@@ -114,5 +115,6 @@ def load_settings(env: Optional[Dict[str, str]] = None, env_file: Path = PROJECT
         flood_limit=int(get("FLOOD_LIMIT", str(defaults.flood_limit)) or defaults.flood_limit),
         flood_window_seconds=float(get("FLOOD_WINDOW_SECONDS", str(defaults.flood_window_seconds)) or defaults.flood_window_seconds),
         telegram_max_rate=float(get("TELEGRAM_MAX_RATE", str(defaults.telegram_max_rate)) or defaults.telegram_max_rate),
+        assistant_process=(get("ASSISTANT_PROCESS", "1") or "1").strip().lower() not in ("0", "false", "no", "off"),
         assistant_threads=int(get("ASSISTANT_THREADS", str(defaults.assistant_threads)) or 0),
     )

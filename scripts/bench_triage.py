@@ -44,7 +44,7 @@ def triage_component(agent):
 
 def main() -> None:
     with open(ROOT / "tests" / "data" / "triage_dev.tsv", encoding="utf-8") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle, delimiter="\t")]
+        texts = [row["text"] for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)]
     xsid = ROOT.parent / "shared" / "data" / "xsid-nl" / "test.txt"
     if xsid.exists():
         texts += [line.strip() for line in xsid.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -43,7 +43,7 @@ class Target:
 
 def read_tsv(path: Path) -> List[Dict[str, str]]:
     with path.open(encoding="utf-8") as handle:
-        return [row for row in csv.DictReader(handle, delimiter="\t") if row.get("text")]
+        return [row for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if row.get("text")]
 
 
 def classify(agent, texts: Sequence[str]) -> List[dict]:

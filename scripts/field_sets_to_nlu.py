@@ -77,7 +77,7 @@ def main(args: List[str]) -> None:
     examples: Dict[str, List[str]] = defaultdict(list)
     for path in args:
         with Path(path).open(encoding="utf-8") as handle:
-            for row in csv.DictReader(handle, delimiter="\t"):
+            for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
                 text = " ".join(row["text"].split())
                 tier = row["tier"]
                 intent = ranker.intent(text, tier) if tier in ("none", "stress") else escalation_intent(text, tier, row.get("route") or "")

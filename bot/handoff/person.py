@@ -68,12 +68,11 @@ class ConversationEvents:
         self.assistant = assistant
 
     async def append(self, sender_id: str, event: str) -> None:
-        agent = getattr(self.assistant, "agent", None)
+        store = getattr(self.assistant, "tracker_store", None)
         try:
-            if agent is not None:
+            if store is not None:
                 from rasa.shared.core.events import ConversationPaused, ConversationResumed
 
-                store = agent.tracker_store
                 tracker = await store.get_or_create_tracker(sender_id)
                 tracker.update(ConversationPaused() if event == "pause" else ConversationResumed())
                 await store.save(tracker)
@@ -89,17 +88,17 @@ class ConversationEvents:
             log.warning("could not append %s to the conversation", event, exc_info=True)
 
     async def history(self, sender_id: str) -> List[Any]:
-        agent = getattr(self.assistant, "agent", None)
-        if agent is None:
+        store = getattr(self.assistant, "tracker_store", None)
+        if store is None:
             return []
-        tracker = await agent.tracker_store.retrieve(sender_id)
+        tracker = await store.retrieve(sender_id)
         return list(tracker.events) if tracker is not None else []
 
     async def slots(self, sender_id: str) -> Dict[str, Any]:
-        agent = getattr(self.assistant, "agent", None)
-        if agent is None:
+        store = getattr(self.assistant, "tracker_store", None)
+        if store is None:
             return {}
-        tracker = await agent.tracker_store.retrieve(sender_id)
+        tracker = await store.retrieve(sender_id)
         return tracker.current_slot_values() if tracker is not None else {}
 
 
