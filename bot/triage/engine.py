@@ -80,7 +80,8 @@ class Triage:
         """Assess one parsed message; `ranking` is Rasa's intent_ranking (name, confidence)."""
         found = self.lexicon.find(doc)
         hits = self._lexicon_hits(doc, found)
-        joke, play = bool(found.get("hyperbole")), bool(found.get("play_context"))
+        serious = bool(found.get("not_joking"))  # "ik speel fortnite enzo maar dit is echt: ..."
+        joke, play = bool(found.get("hyperbole")) and not serious, bool(found.get("play_context")) and not serious
         intent_tier, intent_speaker, intent_evidence = self._intent_risk(ranking, joking=joke or play)
         lexicon_tier = max((h.tier for h in hits), default=Tier.none)
         if (

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import sys
 from pathlib import Path
 
@@ -23,5 +22,7 @@ if __name__ == "__main__":
         agent = load_agent()
     loop = asyncio.new_event_loop()
     parses = [loop.run_until_complete(agent.parse_message(line.rstrip("\n"))) for line in sys.stdin]
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    # VmHWM, not getrusage: ru_maxrss survives exec and would report the parent's (pytest's) peak
+    status = Path("/proc/self/status").read_text().splitlines()
+    peak_gb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024 / 1024
     print(json.dumps({"parses": parses, "peak_gb": peak_gb}, default=str, sort_keys=True))
