@@ -8,8 +8,9 @@ its own event loop. The gateway still serialises the messages of one person.
 
 The model process ignores SIGINT/SIGTERM: on shutdown the gateway first drains the messages in flight,
 then closes the pipe, and the model process ends. If the gateway dies, the closed pipe ends it too.
-If the model process dies, every waiting and later call fails (the gateway answers with the emergency
-numbers) and it is logged as an error.
+If the model process dies, the calls waiting for it fail (the gateway answers with the apology and the
+emergency numbers), it is logged as an error, and a new model process is started; until it is ready,
+calls fail at once instead of waiting.
 """
 from __future__ import annotations
 
@@ -84,33 +85,46 @@ class ProcessAssistant:
     """`handle`, `parse` and `forget` of the model, run in a child process.
 
     `tracker_store` is this process's own view of the same SQL tracker store (for the handoff's
-    pause/resume and summary, and retention), built with the model's domain.
+    pause/resume and summary, and retention), built with the model's domain. When the model process
+    dies, the calls waiting for it fail and a new one is started (`restart_delay` between attempts);
+    meanwhile calls fail at once, so the gateway answers with the emergency numbers instead of waiting.
     """
 
-    def __init__(self, model: Path, database_url: str, action_url: str, log_level: str = "INFO") -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self.process = context.Process(
-            target=_serve, args=(child, str(model), database_url, action_url, log_level), name="adempauze-model", daemon=True
-        )
-        self.process.start()
-        child.close()
-        try:
-            _, ok, payload = self._conn.recv()
-        except EOFError:
-            payload, ok = "exited while loading", False
-        if not ok:
-            self.process.join(timeout=5)
-            raise AssistantProcessError(f"the model process did not start: {payload}")
-        from rasa.shared.core.domain import Domain
-
-        self.tracker_store = sql_tracker_store(database_url, Domain.from_dict(payload))
+    def __init__(self, model: Path, database_url: str, action_url: str, log_level: str = "INFO", restart_delay: float = 5.0) -> None:
+        self._args = (str(model), database_url, action_url, log_level)
+        self.restart_delay = restart_delay
+        self.restarts = 0
         self._ids = itertools.count()
         self._pending: Dict[int, Tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]] = {}
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._conn, self.process, domain = self._spawn()
+        from rasa.shared.core.domain import Domain
+
+        self.tracker_store = sql_tracker_store(database_url, Domain.from_dict(domain))
         self._gone = False
-        self._reader = threading.Thread(target=self._read, name="model-replies", daemon=True)
-        self._reader.start()
+        self._listen()
+
+    def _spawn(self) -> Tuple[Connection, Any, Dict[str, Any]]:
+        """Start a model process and wait until its model is loaded; returns its pipe, process and domain."""
+        context = multiprocessing.get_context("spawn")
+        conn, child = context.Pipe()
+        process = context.Process(target=_serve, args=(child, *self._args), name="adempauze-model", daemon=True)
+        process.start()
+        child.close()
+        try:
+            _, ok, payload = conn.recv()
+        except EOFError:
+            payload, ok = "exited while loading", False
+        if not ok:
+            process.join(timeout=5)
+            conn.close()
+            raise AssistantProcessError(f"the model process did not start: {payload}")
+        return conn, process, payload
+
+    def _listen(self) -> None:
+        reader = threading.Thread(target=self._read, args=(self._conn, self.process), name="model-replies", daemon=True)
+        reader.start()
 
     async def handle(self, sender_id: str, text: str) -> List[Reply]:
         return await self._call("handle", sender_id, text)
@@ -131,16 +145,16 @@ class ProcessAssistant:
             try:
                 self._conn.send((call_id, method, args))
             except OSError as error:
-                self._gone = True
                 raise AssistantProcessError("the model process is gone") from error
             self._pending[call_id] = (loop, future)
         return await future
 
-    def _read(self) -> None:
-        """Hand each result to the coroutine waiting for it; fail them all when the process is gone."""
+    def _read(self, conn: Connection, process: Any) -> None:
+        """Hand each result to the coroutine waiting for it; when the process is gone, fail the waiting
+        calls and start a new model process (unless we are closing)."""
         while True:
             try:
-                call_id, ok, payload = self._conn.recv()
+                call_id, ok, payload = conn.recv()
             except (EOFError, OSError):
                 break
             with self._lock:
@@ -152,24 +166,48 @@ class ProcessAssistant:
         with self._lock:
             self._gone = True
             pending, self._pending = list(self._pending.values()), {}
-        if pending or self.process.exitcode not in (None, 0):
-            log.error("the model process ended (exit code %s); %d messages failed", self.process.exitcode, len(pending))
         for loop, future in pending:
             loop.call_soon_threadsafe(_settle, future, AssistantProcessError("the model process is gone"))
+        if self._closing.is_set():
+            return
+        process.join(timeout=5)
+        log.error("the model process ended (exit code %s); %d messages failed; starting a new one", process.exitcode, len(pending))
+        conn.close()
+        self._restart()
+
+    def _restart(self) -> None:
+        while not self._closing.is_set():
+            try:
+                conn, process, _ = self._spawn()
+            except Exception as error:  # noqa: BLE001 - keep trying: without a model only the emergency numbers are left
+                log.error("restarting the model process failed (%s); next try in %.0f s", type(error).__name__, self.restart_delay)
+                self._closing.wait(self.restart_delay)
+                continue
+            with self._lock:
+                if self._closing.is_set():
+                    conn.send(None)
+                    return
+                self._conn, self.process, self._gone = conn, process, False
+                self.restarts += 1
+            log.warning("the model process was restarted")
+            self._listen()
+            return
 
     def close(self, timeout: float = 10.0) -> None:
         """Close the pipe and wait for the model process to end."""
+        self._closing.set()
         with self._lock:
             self._gone = True
             try:
                 self._conn.send(None)
             except OSError:
                 pass
-        self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(timeout)
-        self._conn.close()
+            process, conn = self.process, self._conn
+        process.join(timeout)
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout)
+        conn.close()
         self.tracker_store.engine.dispose()
 
 

@@ -46,18 +46,28 @@ async def test_this_process_sees_and_forgets_the_same_tracker(process_assistant:
     assert tracker is None or not list(tracker.events)
 
 
-def test_a_dead_model_process_fails_calls_instead_of_hanging(action_server: Any, tmp_path: Path) -> None:
+def test_a_dead_model_process_fails_fast_and_is_restarted(action_server: Any, tmp_path: Path) -> None:
+    import time
+
     from bot.assistant_process import AssistantProcessError, ProcessAssistant
 
-    assistant = ProcessAssistant(MODEL, f"sqlite:///{tmp_path / 'dead.db'}", action_server.url)
+    assistant = ProcessAssistant(MODEL, f"sqlite:///{tmp_path / 'dead.db'}", action_server.url, restart_delay=1.0)
     try:
-        os.kill(assistant.process.pid, 9)
-        assistant.process.join(10)
+        first = assistant.process
+        os.kill(first.pid, 9)
+        first.join(10)
 
-        async def call() -> None:
-            await asyncio.wait_for(assistant.handle("proc-dead", "hallo"), 10)
+        async def call() -> Any:
+            return await asyncio.wait_for(assistant.handle("proc-dead", "hallo"), 10)
 
-        with pytest.raises(AssistantProcessError):
+        with pytest.raises(AssistantProcessError):  # no waiting for a model that is not there
             asyncio.run(call())
+        deadline = time.monotonic() + 300
+        while assistant.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert assistant.restarts == 1 and assistant.process.pid != first.pid
+        replies = asyncio.run(call())
+        assert replies and any(reply.text for reply in replies), "the new model process answers"
     finally:
         assistant.close()
+    assert not assistant.process.is_alive()
