@@ -3,14 +3,16 @@
 The second, third and fourth labelled sets (reports/holdout_b.tsv, _c, _d) were written by people who
 never saw the training data. After each was measured once untouched (reports/triage_holdout_*.md),
 its messages become training examples here, so the classifier learns from more writers than the first
-data set. tests/data/triage_dev.tsv and the newest held-out set are never used.
+data set. tests/data/triage_dev.tsv and the untouched sets (J, K, O, V, W) are never used.
 
 Messages of tier tension or higher get the escalation intent of their tier and route. Messages of tier
 none or stress are needed too (without them the classifier learns that these writers' style means
 danger), but their intent (a tip, a question, which stress intent) is not labelled: they get the
 intent the trained model ranks highest among the intents their tier allows (stress: the stress
 intents; none: intents without risk, retrieval intents and the fallback excluded), and are left out
-when that intent is below 0.3. These none/stress labels depend on the model: the committed file was made
+when that intent is below 0.3, except a none message the model ranks as danger first (a first-aid
+question, a joke, a game): it keeps its best harmless intent down to 0.1, or becomes out_of_scope, so
+the classifier learns that it is no danger. These none/stress labels depend on the model: the committed file was made
 with the model trained before it existed; a model trained with it labels a few messages differently.
 
 Usage: python scripts/field_sets_to_nlu.py [--model models/adempauze.tar.gz] reports/holdout_b.tsv ... > data/nlu/field_sets.yml
@@ -60,13 +62,19 @@ class Ranker:
     def intent(self, text: str, tier: str) -> Optional[str]:
         parsed = self.loop.run_until_complete(self.agent.parse_message(text))
         allowed = self.allowed[tier]
-        for entry in parsed.get("intent_ranking") or []:
+        ranking = [e for e in parsed.get("intent_ranking") or [] if e["name"] != "nlu_fallback"]
+        danger_first = bool(ranking) and ranking[0]["name"] in self.risky
+        for entry in ranking:
             name, confidence = entry["name"], float(entry["confidence"])
-            if name in ("nlu_fallback", "faq", "chitchat") or "/" in name:
+            if name in ("faq", "chitchat") or "/" in name:
                 continue
             if (allowed is not None and name in allowed) or (allowed is None and name not in self.risky):
-                return name if confidence >= 0.3 or tier == "stress" else None
-        return None
+                if confidence >= 0.3 or tier == "stress":
+                    return name
+                if danger_first:  # a look-alike the model reads as danger: teach it the closest harmless intent
+                    return name if confidence >= 0.1 else "out_of_scope"
+                return None
+        return "out_of_scope" if tier == "none" and danger_first else None
 
 
 def main(args: List[str]) -> None:

@@ -114,3 +114,21 @@ def test_inflection_and_typos() -> None:
     assert "vermoort" in expand_word("vermoorden")
     assert "zelfmord" in expand_word("zelfmoord")
     assert "geslage" in expand_word("slaan", ["geslagen"])
+
+
+@pytest.mark.parametrize(
+    "confidence, tier",
+    [(0.9, Tier.violence), (0.6, Tier.tension)],
+)
+def test_a_game_word_caps_only_an_unsure_classifier(confidence, tier, triage, nlp) -> None:
+    """'Een spelletje' can be a euphemism for abuse: a confident violence intent is not capped by it."""
+    text = "mijn kleindochter vertelde dat papa een spelletje met haar doet in bad en dat ze het niet mag vertellen"
+    ranking = [{"name": "violence_bystander", "confidence": confidence}, {"name": "ask_tip", "confidence": 1 - confidence}]
+    assert triage.assess(nlp(text), ranking).risk == tier
+
+
+def test_accidents_and_bites_are_no_violence_but_a_bite_by_a_partner_is(triage, nlp) -> None:
+    assert triage.assess(nlp("dochter beet op haar tong toen ze van de glijbaan viel")).risk < Tier.tension
+    assert triage.assess(nlp("bloedneus bij mn zoon van 7, hoofd achterover toch?")).risk < Tier.tension
+    assert triage.assess(nlp("hij beet me in mijn arm toen ik weg wilde")).risk >= Tier.violence
+    assert triage.assess(nlp("de vorige keer kreeg ik een bloedneus van papa")).risk >= Tier.violence

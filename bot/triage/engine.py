@@ -24,10 +24,10 @@ UNCERTAIN_SPEAKER = {"injury", "abuse_named"}
 # Word groups (data/lexicon/) that show a message is about harm at all. A classifier-only violence,
 # self-harm or acute tier below `Thresholds.confirm` needs one of them, else it counts as tension.
 _VIOLENCE_WORDS = ("hit", "kill", "threat", "threatened", "control", "sexual", "neglect", "sexual_feelings_children",
-                   "private_parts", "self_perpetrator", "throat_grip", "injury", "abuse_words", "throw", "weapon", "kids_taken", "wrong_way", "bang")
+                   "private_parts", "self_perpetrator", "throat_grip", "injury", "injury_soft", "bite", "abuse_words", "throw", "weapon", "kids_taken", "wrong_way", "bang", "violence_hints")
 _SELF_HARM_WORDS = ("suicide_words", "no_more", "self_harm_signs", "means_place", "means_research", "head_wall", "death",
-                    "self_injure", "self_harm_acts", "cut_verbs", "wont_anymore")
-_ACUTE_WORDS = ("weapon_now", "strangle_now", "medical_now", "overdose", "pills", "jump_now", "fire", "break_in", "immediacy")
+                    "self_injure", "self_harm_acts", "cut_verbs", "wont_anymore", "self_harm_hints")
+_ACUTE_WORDS = ("weapon_now", "strangle_now", "medical_now", "overdose", "pills", "jump_now", "fire", "break_in", "immediacy", "acute_hints")
 HARM_WORDS = {
     Tier.violence: _VIOLENCE_WORDS,
     Tier.self_harm: _SELF_HARM_WORDS,
@@ -44,6 +44,7 @@ class Thresholds:
     speaker: float = 0.5  # a violence intent decides the speaker when the lexicon cannot
     top: float = 0.3  # an escalation intent ranked first with at least this confidence counts too
     confirm: float = 0.6  # below this, a classifier-only tier >= violence needs a word of harm
+    play: float = 0.8  # at or above this, the classifier's tier stands even in a joke or game ("een spelletje in bad")
 
 
 @dataclass
@@ -98,7 +99,8 @@ class Triage:
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "told as past or habit"}
 
         capped = Tier.stress if joke else Tier.tension
-        if (joke or play) and intent_tier > capped and intent_tier != Tier.self_harm and lexicon_tier < Tier.tension:
+        confident = float((intent_evidence or {}).get("confidence") or 0.0) >= self.thresholds.play
+        if (joke or play) and intent_tier > capped and intent_tier != Tier.self_harm and lexicon_tier < Tier.tension and not confident:
             # the classifier alone, on a message that jokes ("xD", "haha") or is about a game, film or sport
             intent_tier = capped
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "joke or game: classifier alone not trusted"}

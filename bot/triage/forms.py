@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import Dict, Iterable, Set
+from typing import Callable, Dict, Iterable, Optional, Set
 
 VOWELS = set("aeiou")
 INSEPARABLE_PREFIXES = ("be", "ver", "ont", "her", "mis", "ge", "er")
@@ -84,8 +84,9 @@ def typo_variants(word: str) -> Set[str]:
     return variants
 
 
-def expand_word(word: str, extra_forms: Iterable[str] = (), typos: bool = True) -> Set[str]:
-    """Every form of one lexicon word (single token, normalised)."""
+def expand_word(word: str, extra_forms: Iterable[str] = (), typos: bool = True, is_word: Optional[Callable[[str], bool]] = None) -> Set[str]:
+    """Every form of one lexicon word (single token, normalised). A typo that is itself a Dutch word
+    (`is_word`: "aanraden" for "aanranden", "stopte" for "stompte") is no typo and is left out."""
     word = normalise(word)
     forms = {word} | {normalise(f) for f in extra_forms}
     if word.endswith("en") and len(word) > 4:
@@ -99,8 +100,11 @@ def expand_word(word: str, extra_forms: Iterable[str] = (), typos: bool = True) 
     forms |= spoken
     if typos:
         for form in list(forms):
-            forms |= typo_variants(form)
+            forms |= {v for v in typo_variants(form) if not (is_word and is_word(v))}
     return forms
+
+
+WORD_MARK = "~"  # key prefix in the lemma_forms table: "~aanraden" means "aanraden" is a Dutch word
 
 
 def lemma_forms(language: str = "nl") -> Dict[str, Set[str]]:
@@ -116,4 +120,6 @@ def lemma_forms(language: str = "nl") -> Dict[str, Set[str]]:
     reverse: Dict[str, Set[str]] = {}
     for form, lemma in table.items():
         reverse.setdefault(normalise(lemma), set()).add(normalise(form))
+    for word in {normalise(w) for pair in table.items() for w in pair}:
+        reverse[WORD_MARK + word] = set()  # "is a Dutch word": a typo variant that is one is no typo
     return reverse

@@ -16,7 +16,7 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Token
 from spacy.vocab import Vocab
 
-from bot.triage.forms import expand_word, normalise
+from bot.triage.forms import WORD_MARK, expand_word, normalise
 from bot.triage.tiers import Tier
 
 NORM_ATTR = "adem_norm"  # kept for code that reads token._.adem_norm; matching uses token.norm_
@@ -165,4 +165,5 @@ def token_forms(word: str, extra: Iterable[str], lemma_forms: Optional[Dict[str,
     known = set(lemma_forms.get(word, ())) if lemma_forms else set()
     if word.endswith("aan") and len(word) > 3:
         known.add(word[:-1] + "t")  # slaan -> slaat
-    return expand_word(word, list(extra) + sorted(known), typos=typos)
+    is_word = (lambda form: lemma_forms.get(WORD_MARK + form) is not None) if lemma_forms else None
+    return expand_word(word, list(extra) + sorted(known), typos=typos, is_word=is_word)
