@@ -13,7 +13,8 @@ intents; none: intents without risk, retrieval intents and the fallback excluded
 when that intent is below 0.3, except a none message the model ranks as danger first (a first-aid
 question, a joke, a game): it becomes out_of_scope, so the classifier learns that it is no danger
 without blurring the tip intents. These none/stress labels depend on the model: the committed file was made
-with the model trained before it existed; a model trained with it labels a few messages differently.
+with the model trained before it existed, and by the version of this script before the out_of_scope
+rule and the triage's speaker (sets B–I, L–N); running it again labels some messages differently.
 
 Usage: python scripts/field_sets_to_nlu.py [--model models/adempauze.tar.gz] reports/holdout_b.tsv ... > data/nlu/field_sets.yml
 """
@@ -61,12 +62,15 @@ class Ranker:
         }
         self.risky = set(INTENT_RISK)
 
+    def _parse(self, text: str) -> dict:
+        return self.loop.run_until_complete(self.agent.parse_message(text))
+
     def speaker(self, text: str) -> Optional[str]:
         """Who the triage says is speaking about violence (victim, bystander, ...), if it can tell."""
-        return self.loop.run_until_complete(self.agent.parse_message(text)).get("speaker")
+        return self._parse(text).get("speaker")
 
     def intent(self, text: str, tier: str) -> Optional[str]:
-        parsed = self.loop.run_until_complete(self.agent.parse_message(text))
+        parsed = self._parse(text)
         allowed = self.allowed[tier]
         ranking = [e for e in parsed.get("intent_ranking") or [] if e["name"] != "nlu_fallback"]
         danger_first = bool(ranking) and ranking[0]["name"] in self.risky

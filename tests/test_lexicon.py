@@ -132,3 +132,10 @@ def test_accidents_and_bites_are_no_violence_but_a_bite_by_a_partner_is(triage, 
     assert triage.assess(nlp("bloedneus bij mn zoon van 7, hoofd achterover toch?")).risk < Tier.tension
     assert triage.assess(nlp("hij beet me in mijn arm toen ik weg wilde")).risk >= Tier.violence
     assert triage.assess(nlp("de vorige keer kreeg ik een bloedneus van papa")).risk >= Tier.violence
+
+
+def test_no_word_twice_in_a_group() -> None:
+    for path in sorted(LEXICON.glob("*.yml")):
+        for name, entries in (yaml.safe_load(path.read_text(encoding="utf-8")).get("groups") or {}).items():
+            words = [str(next(iter(e))) if isinstance(e, dict) else str(e) for e in entries]
+            assert len(words) == len(set(words)), f"{path.name}: {name} lists a word twice"
