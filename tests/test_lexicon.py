@@ -116,6 +116,14 @@ def test_inflection_and_typos() -> None:
     assert "geslage" in expand_word("slaan", ["geslagen"])
 
 
+def test_a_listed_real_word_is_no_typo(nlp) -> None:
+    """`not_typos` in context.yml: 'gestopt' is a word of its own, not a typo of 'gestompt'."""
+    lexicon = Lexicon.load(LEXICON, nlp.vocab, lemma_forms())
+    hit_forms = set().union(*(forms for phrase in lexicon.groups["hit"] for forms in phrase))
+    assert "gestompt" in hit_forms and "gestopt" not in hit_forms
+    assert "not_typos" not in lexicon.groups
+
+
 @pytest.mark.parametrize(
     "confidence, tier",
     [(0.9, Tier.violence), (0.6, Tier.tension)],

@@ -23,6 +23,7 @@ NORM_ATTR = "adem_norm"  # kept for code that reads token._.adem_norm; matching 
 if not Token.has_extension(NORM_ATTR):
     Token.set_extension(NORM_ATTR, getter=lambda token: token.norm_)
 
+NOT_TYPOS = "not_typos"  # a list of words, not a group: Dutch words the lemma table lacks ("gestopt" is no typo of "gestompt")
 # Groups the engine itself relies on (speaker, modifiers); the lexicon must define them.
 REQUIRED_GROUPS = (
     "first_subject",
@@ -92,16 +93,17 @@ class Lexicon:
                 raw_groups.setdefault(name, []).extend(entries)
             for signal in content.get("signals") or []:
                 raw_signals.append({**signal, "_file": name})
-        groups = {name: compile_entries(entries, lemma_forms) for name, entries in raw_groups.items()}
+        real_words = {normalise(str(w)) for w in raw_groups.pop(NOT_TYPOS, [])}
+        groups = {name: compile_entries(entries, lemma_forms, real_words) for name, entries in raw_groups.items()}
         signals = []
         for raw in raw_signals:
             items = tuple(str(i) for i in raw["all"])
             for item in items:
                 if item not in groups:
-                    groups[item] = compile_entries([item], lemma_forms)
+                    groups[item] = compile_entries([item], lemma_forms, real_words)
             for item in raw.get("unless", []) or []:
                 if item not in groups:
-                    groups[item] = compile_entries([item], lemma_forms)
+                    groups[item] = compile_entries([item], lemma_forms, real_words)
             signals.append(
                 Signal(
                     id=str(raw["id"]),
@@ -142,28 +144,31 @@ def pattern_doc(vocab: Vocab, words: Tuple[str, ...]) -> Doc:
     return doc
 
 
-def compile_entries(entries: Iterable, lemma_forms: Optional[Dict[str, Set[str]]]) -> List[List[Set[str]]]:
+def compile_entries(entries: Iterable, lemma_forms: Optional[Dict[str, Set[str]]], real_words: Set[str] = frozenset()) -> List[List[Set[str]]]:
     """YAML entries -> phrases -> per-token sets of accepted normalised forms.
 
     An entry is `word`, `multi word phrase`, or `{word: [extra forms]}` for irregular forms.
+    `real_words` are Dutch words missing from spaCy's lemma table: never read as a typo of a lexicon word.
     """
     phrases: List[List[Set[str]]] = []
     for entry in entries:
         if isinstance(entry, dict):
             for word, extra in entry.items():
-                phrases.append([token_forms(str(word), extra or [], lemma_forms)])
+                phrases.append([token_forms(str(word), extra or [], lemma_forms, real_words=real_words)])
             continue
         words = str(entry).split()
         single = len(words) == 1  # phrases keep their wording: inflection rules only, no lemma table or typos
-        phrases.append([token_forms(w, [], lemma_forms if single else None, typos=single) for w in words])
+        phrases.append([token_forms(w, [], lemma_forms if single else None, typos=single, real_words=real_words) for w in words])
     return phrases
 
 
-def token_forms(word: str, extra: Iterable[str], lemma_forms: Optional[Dict[str, Set[str]]], typos: bool = True) -> Set[str]:
+def token_forms(
+    word: str, extra: Iterable[str], lemma_forms: Optional[Dict[str, Set[str]]], typos: bool = True, real_words: Set[str] = frozenset()
+) -> Set[str]:
     """All accepted forms of one token of a lexicon entry."""
     word = normalise(word)
     known = set(lemma_forms.get(word, ())) if lemma_forms else set()
     if word.endswith("aan") and len(word) > 3:
         known.add(word[:-1] + "t")  # slaan -> slaat
-    is_word = (lambda form: lemma_forms.get(WORD_MARK + form) is not None) if lemma_forms else None
+    is_word = (lambda form: form in real_words or lemma_forms.get(WORD_MARK + form) is not None) if lemma_forms else (lambda form: form in real_words)
     return expand_word(word, list(extra) + sorted(known), typos=typos, is_word=is_word)
