@@ -18,7 +18,8 @@ rule and the triage's speaker (sets B–I, L–N); running it again labels some 
 
 With --hard-only, a none or stress message is kept only when the model reads it as danger first (the
 look-alikes it must learn); the others add little and blur the small intents (data/nlu/field_sets_hard.yml,
-sets P-U, was made this way with the model trained on field_sets.yml).
+sets P-U, was made this way with the model trained on field_sets.yml; data/nlu/field_sets_hard_x.yml, sets
+X-Z and XA-XC, with the model trained on both).
 
 Usage: python scripts/field_sets_to_nlu.py [--model models/adempauze.tar.gz] [--hard-only] reports/holdout_b.tsv ... > data/nlu/field_sets.yml
 """
