@@ -38,7 +38,7 @@ def test_schema() -> None:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert set(content) <= {"groups", "signals", "must_not_match"}, path.name
         for signal in content.get("signals") or []:
-            assert set(signal) <= {"id", "tier", "all", "window", "weak", "speaker", "unless", "can_be_now", "at_end", "example"}
+            assert set(signal) <= {"id", "tier", "all", "window", "weak", "speaker", "unless", "can_be_now", "at_end", "past_tier", "example"}
             assert signal["tier"] in {t.name for t in Tier}
             assert signal["example"], signal["id"]
             ids.append(signal["id"])
@@ -81,6 +81,10 @@ def test_harmless_sentences_are_not_flagged(text, triage, nlp) -> None:
         ("ik ben 12 en mijn moeder slaat me met een riem", CHILD),
         ("de buurman slaat zijn kinderen", BYSTANDER),
         ("ik zag dat hij haar sloeg", BYSTANDER),
+        ("laatst greep hij haar zo hard vast dat ik het vanaf de bank hoorde", BYSTANDER),
+        ("ik stalk mn ex een beetje denk ik", PERPETRATOR),
+        ("mijn stiefvader komt op mijn kamer en dan moet ik dingen doen die ik niet wil. mama weet het niet", CHILD),
+        ("pa heeft me vorige week geschopt toen ik op de grond lag. ben 13", CHILD),
     ],
 )
 def test_speaker(text, speaker, triage, nlp) -> None:
@@ -102,6 +106,12 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("ik wil niet meer leven", Tier.self_harm),
         ("ik heb net alle pillen genomen", Tier.acute),
         ("de spanningen lopen hier hoog op", Tier.tension),
+        ("mijn peuter slaat mij als hij boos is", Tier.stress),
+        ("de baby huilde en toen sloeg hij haar", Tier.violence),
+        ("de baby huilde en hij sloeg mij", Tier.violence),
+        ("ik spaar al een tijdje mijn slaappillen op", Tier.self_harm),
+        ("vorige zomer heb ik pillen geslikt en nu denk ik er weer aan", Tier.self_harm),
+        ("ik heb mezelf weer in mijn gezicht geslagen", Tier.self_harm),
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:
@@ -147,3 +157,22 @@ def test_no_word_twice_in_a_group() -> None:
         for name, entries in (yaml.safe_load(path.read_text(encoding="utf-8")).get("groups") or {}).items():
             words = [str(next(iter(e))) if isinstance(e, dict) else str(e) for e in entries]
             assert len(words) == len(set(words)), f"{path.name}: {name} lists a word twice"
+
+
+@pytest.mark.parametrize(
+    "intent, confidence, tier",
+    [("violence_child", 0.65, Tier.tension), ("violence_child", 0.75, Tier.violence), ("self_harm", 0.65, Tier.self_harm)],
+)
+def test_a_violence_reading_without_a_word_of_harm_needs_more_confidence(intent, confidence, tier, triage, nlp) -> None:
+    """A child writing about a sick brother was read as violence at 0.6-0.7; self-harm keeps the lower bar."""
+    text = "ik ben 10 en mn broertje ligt in het ziekenhuis en ik mis mama en papa"
+    ranking = [{"name": intent, "confidence": confidence}, {"name": "feeling_lonely", "confidence": 1 - confidence}]
+    assert triage.assess(nlp(text), ranking).risk == tier
+
+
+def test_a_sure_child_reading_makes_a_victim_a_child_writer(triage, nlp) -> None:
+    text = "me moeders vriend gooide gister een stoel naar me en ik heb een bult op mn hoofd"
+    sure = [{"name": "violence_child", "confidence": 0.95}, {"name": "violence_victim", "confidence": 0.05}]
+    unsure = [{"name": "violence_victim", "confidence": 0.6}, {"name": "violence_child", "confidence": 0.4}]
+    assert triage.assess(nlp(text), sure).speaker == CHILD
+    assert triage.assess(nlp(text), unsure).speaker == VICTIM

@@ -66,6 +66,7 @@ class Signal:
     unless: Tuple[str, ...] = ()
     can_be_now: bool = False  # becomes acute next to "nu", "op dit moment", ...
     at_end: bool = False  # only when the words end the sentence ("... maar eigenlijk wil ik niet meer")
+    past_tier: Tier = Tier.violence  # an acute signal told in the past ("vorige zomer pillen geslikt")
 
 
 @dataclass
@@ -115,6 +116,7 @@ class Lexicon:
                     unless=tuple(raw.get("unless", []) or []),
                     can_be_now=bool(raw.get("can_be_now", False)),
                     at_end=bool(raw.get("at_end", False)),
+                    past_tier=Tier.parse(raw.get("past_tier", "violence")),
                 )
             )
         missing = [g for g in REQUIRED_GROUPS if g not in groups]
