@@ -176,3 +176,20 @@ def test_a_sure_child_reading_makes_a_victim_a_child_writer(triage, nlp) -> None
     unsure = [{"name": "violence_victim", "confidence": 0.6}, {"name": "violence_child", "confidence": 0.4}]
     assert triage.assess(nlp(text), sure).speaker == CHILD
     assert triage.assess(nlp(text), unsure).speaker == VICTIM
+
+
+def test_a_joke_in_another_sentence_lowers_a_weak_hit_only_when_the_classifier_sees_no_danger(triage, nlp) -> None:
+    text = "ik vermoord je als je mn chips opeet zei ik tegen mn man. raad wie er nu een lege zak heeft. lol"
+    calm = [{"name": "chitchat", "confidence": 0.9}]
+    alarmed = [{"name": "violence_perpetrator", "confidence": 0.9}]
+    assert triage.assess(nlp(text), calm).risk == Tier.stress
+    assert triage.assess(nlp(text), alarmed).risk >= Tier.violence
+    assert triage.assess(nlp("hij heeft me gisteren geslagen. ik weet niet wat ik moet doen")).risk >= Tier.violence
+
+
+def test_a_sure_acute_reading_is_not_moved_to_the_past_by_a_word_like_toen(triage, nlp) -> None:
+    text = "hij ging onder water in bad toen ik een handdoek pakte, hij is helemaal stil en wit"
+    sure = [{"name": "acute", "confidence": 0.98}]
+    unsure = [{"name": "acute", "confidence": 0.7}]
+    assert triage.assess(nlp(text), sure).risk == Tier.acute
+    assert triage.assess(nlp("vorige week stond hij met een mes in de keuken"), unsure).risk == Tier.violence

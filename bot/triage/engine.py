@@ -48,6 +48,7 @@ class Thresholds:
     # about caring for one, grief, illness were read as violence at 0.6-0.7 (docs/triage.md, session 7)
     confirm_violence: float = 0.7
     play: float = 0.8  # at or above this, the classifier's tier stands even in a joke or game ("een spelletje in bad")
+    now: float = 0.9  # an acute reading this sure stands even with a word of the past ('ging onder water toen ik ...')
     child: float = 0.8  # a violence_child reading this sure makes a victim or bystander a child writer
 
     def confirm_for(self, tier: Tier) -> float:
@@ -101,7 +102,7 @@ class Triage:
         ):
             intent_tier = Tier.tension
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "classifier alone, no word of harm"}
-        if intent_tier == Tier.acute and lexicon_tier < Tier.acute and self._not_now(doc, found):
+        if intent_tier == Tier.acute and lexicon_tier < Tier.acute and self._not_now(doc, found) and _confidence(ranking, "acute") < self.thresholds.now:
             # the classifier alone says 'right now', but the message tells of the past or of a habit
             intent_tier = Tier.violence
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "told as past or habit"}
@@ -112,6 +113,12 @@ class Triage:
             # the classifier alone, on a message that jokes ("xD", "haha") or is about a game, film or sport
             intent_tier = capped
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "joke or game: classifier alone not trusted"}
+        if joke and Tier.violence <= lexicon_tier < Tier.acute and intent_tier < Tier.tension and all(h.signal.weak for h in hits if h.tier >= Tier.violence):
+            # 'ik vermoord je als je mn chips opeet zei ik tegen mn man. (...) lol': the joke is in another sentence
+            for h in hits:
+                if h.tier >= Tier.violence:
+                    h.tier, h.note = Tier.stress, "hyperbole in the message, the classifier reads no danger"
+            lexicon_tier = max((h.tier for h in hits), default=Tier.none)
         tier = max(lexicon_tier, intent_tier)
         speaker = None
         if tier >= Tier.violence:
