@@ -193,3 +193,12 @@ def test_a_sure_acute_reading_is_not_moved_to_the_past_by_a_word_like_toen(triag
     unsure = [{"name": "acute", "confidence": 0.7}]
     assert triage.assess(nlp(text), sure).risk == Tier.acute
     assert triage.assess(nlp("vorige week stond hij met een mes in de keuken"), unsure).risk == Tier.violence
+
+
+def test_a_sure_bystander_reading_overrules_a_perpetrator_found_in_the_words(triage, nlp) -> None:
+    text = "ik ben oma en mijn schoonzoon schreeuwt tegen de kleinkinderen en slaat ze met de vlakke hand"
+    sure = [{"name": "violence_bystander", "confidence": 0.95}]
+    unsure = [{"name": "violence_bystander", "confidence": 0.6}, {"name": "violence_perpetrator", "confidence": 0.4}]
+    assert triage.assess(nlp("ik heb mijn zoon geslagen"), unsure).speaker == PERPETRATOR
+    assert triage.assess(nlp(text), unsure).speaker == PERPETRATOR  # the words alone mislead here
+    assert triage.assess(nlp(text), sure).speaker == BYSTANDER

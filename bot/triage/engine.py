@@ -50,6 +50,7 @@ class Thresholds:
     play: float = 0.8  # at or above this, the classifier's tier stands even in a joke or game ("een spelletje in bad")
     now: float = 0.9  # an acute reading this sure stands even with a word of the past ('ging onder water toen ik ...')
     child: float = 0.8  # a violence_child reading this sure makes a victim or bystander a child writer
+    other_speaker: float = 0.9  # a bystander or victim reading this sure overrules a perpetrator found in the words
 
     def confirm_for(self, tier: Tier) -> float:
         """How sure a classifier-only reading of `tier` must be to stand without a word of harm."""
@@ -122,9 +123,7 @@ class Triage:
         tier = max(lexicon_tier, intent_tier)
         speaker = None
         if tier >= Tier.violence:
-            speaker = self._speaker(hits, found, doc, intent_speaker)
-            if speaker in (VICTIM, BYSTANDER) and not found.get("adult_writer") and _confidence(ranking, "violence_child") >= self.thresholds.child:
-                speaker = CHILD  # 'mn vader gooide een asbak naar me': the classifier is sure a child writes
+            speaker = self._sure_speaker(self._speaker(hits, found, doc, intent_speaker), found, ranking)
         elif tier >= Tier.stress:
             speaker = CHILD if self._stated_child(doc) else None
         evidence = [
@@ -230,6 +229,17 @@ class Triage:
         if intent_speaker == CHILD and found.get("adult_writer"):
             return BYSTANDER  # a teacher, grandparent or parent tells about a child
         return intent_speaker or BYSTANDER
+
+    def _sure_speaker(self, speaker: str, found: Dict[str, List[Span]], ranking: Sequence[Mapping[str, object]]) -> str:
+        """Where the words are misleading and the classifier is sure: 'me moeders vriend gooide een stoel naar
+        me' is a child; 'ik ben oma en mijn schoonzoon slaat ze' and 'ik zie de moeder ze slaan' are bystanders."""
+        if speaker in (VICTIM, BYSTANDER) and not found.get("adult_writer") and _confidence(ranking, "violence_child") >= self.thresholds.child:
+            return CHILD
+        if speaker == PERPETRATOR:
+            for other in (BYSTANDER, VICTIM):
+                if _confidence(ranking, f"violence_{other}") >= self.thresholds.other_speaker:
+                    return other
+        return speaker
 
     def _sentence_speaker(self, hit: Hit, found: Dict[str, List[Span]], doc: Doc) -> Optional[str]:
         """The first person nearest to the violence words decides: 'ik sla' vs 'slaat me'."""
