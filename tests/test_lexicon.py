@@ -159,17 +159,6 @@ def test_no_word_twice_in_a_group() -> None:
             assert len(words) == len(set(words)), f"{path.name}: {name} lists a word twice"
 
 
-@pytest.mark.parametrize(
-    "intent, confidence, tier",
-    [("violence_child", 0.65, Tier.tension), ("violence_child", 0.75, Tier.violence), ("self_harm", 0.65, Tier.self_harm)],
-)
-def test_a_violence_reading_without_a_word_of_harm_needs_more_confidence(intent, confidence, tier, triage, nlp) -> None:
-    """A child writing about a sick brother was read as violence at 0.6-0.7; self-harm keeps the lower bar."""
-    text = "ik ben 10 en mn broertje ligt in het ziekenhuis en ik mis mama en papa"
-    ranking = [{"name": intent, "confidence": confidence}, {"name": "feeling_lonely", "confidence": 1 - confidence}]
-    assert triage.assess(nlp(text), ranking).risk == tier
-
-
 def test_a_sure_child_reading_makes_a_victim_a_child_writer(triage, nlp) -> None:
     text = "me moeders vriend gooide gister een stoel naar me en ik heb een bult op mn hoofd"
     sure = [{"name": "violence_child", "confidence": 0.95}, {"name": "violence_victim", "confidence": 0.05}]

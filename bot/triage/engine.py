@@ -44,17 +44,10 @@ class Thresholds:
     speaker: float = 0.5  # a violence intent decides the speaker when the lexicon cannot
     top: float = 0.3  # an escalation intent ranked first with at least this confidence counts too
     confirm: float = 0.6  # below this, a classifier-only tier >= violence needs a word of harm
-    # A violence reading without a word of harm needs more: children who write about a sick brother or
-    # about caring for one, grief, illness were read as violence at 0.6-0.7 (docs/triage.md, session 7)
-    confirm_violence: float = 0.7
     play: float = 0.8  # at or above this, the classifier's tier stands even in a joke or game ("een spelletje in bad")
     now: float = 0.9  # an acute reading this sure stands even with a word of the past ('ging onder water toen ik ...')
     child: float = 0.8  # a violence_child reading this sure makes a victim or bystander a child writer
     other_speaker: float = 0.9  # a bystander or victim reading this sure overrules a perpetrator found in the words
-
-    def confirm_for(self, tier: Tier) -> float:
-        """How sure a classifier-only reading of `tier` must be to stand without a word of harm."""
-        return self.confirm_violence if tier == Tier.violence else self.confirm
 
 
 @dataclass
@@ -98,7 +91,7 @@ class Triage:
         if (
             intent_tier >= Tier.violence
             and lexicon_tier < Tier.violence
-            and float((intent_evidence or {}).get("confidence") or 0.0) < self.thresholds.confirm_for(intent_tier)
+            and float((intent_evidence or {}).get("confidence") or 0.0) < self.thresholds.confirm
             and not any(found.get(group) for group in HARM_WORDS[intent_tier])
         ):
             intent_tier = Tier.tension
