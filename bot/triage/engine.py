@@ -23,11 +23,11 @@ Span = Tuple[int, int]
 UNCERTAIN_SPEAKER = {"injury", "abuse_named"}
 # Word groups (data/lexicon/) that show a message is about harm at all. A classifier-only violence,
 # self-harm or acute tier below `Thresholds.confirm` needs one of them, else it counts as tension.
-_VIOLENCE_WORDS = ("hit", "kill", "threat", "threatened", "control", "sexual", "neglect", "sexual_feelings_children",
+_VIOLENCE_WORDS = ("hit", "kill", "threat", "threatened", "control", "sexual", "sexual_against_me", "neglect", "sexual_feelings_children",
                    "private_parts", "self_perpetrator", "throat_grip", "injury", "injury_soft", "bite", "abuse_words", "throw", "weapon", "kids_taken", "wrong_way", "bang", "violence_hints")
 _SELF_HARM_WORDS = ("suicide_words", "no_more", "self_harm_signs", "means_place", "means_research", "head_wall", "death",
                     "self_injure", "self_harm_acts", "cut_verbs", "wont_anymore", "self_harm_hints")
-_ACUTE_WORDS = ("weapon_now", "strangle_now", "medical_now", "overdose", "pills", "jump_now", "fire", "break_in", "immediacy", "acute_hints")
+_ACUTE_WORDS = ("weapon_now", "strangle_now", "medical_now", "heart_attack", "overdose", "pills", "jump_now", "fire", "break_in", "immediacy", "acute_hints")
 HARM_WORDS = {
     Tier.violence: _VIOLENCE_WORDS,
     Tier.self_harm: _SELF_HARM_WORDS,
