@@ -85,6 +85,9 @@ def test_harmless_sentences_are_not_flagged(text, triage, nlp) -> None:
         ("ik stalk mn ex een beetje denk ik", PERPETRATOR),
         ("mijn stiefvader komt op mijn kamer en dan moet ik dingen doen die ik niet wil. mama weet het niet", CHILD),
         ("pa heeft me vorige week geschopt toen ik op de grond lag. ben 13", CHILD),
+        ("heb mn vriendin tegen de muur geduwd toen ze mn telefoon pakte. was 1 keer", PERPETRATOR),
+        ("hij zei dat ik vandaag niet levend thuiskom", VICTIM),
+        ("ik laat mn kinderen vaak alleen thuis als ik in het cafe ga drinken. de oudste is 7", PERPETRATOR),
     ],
 )
 def test_speaker(text, speaker, triage, nlp) -> None:
@@ -112,6 +115,17 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("ik spaar al een tijdje mijn slaappillen op", Tier.self_harm),
         ("vorige zomer heb ik pillen geslikt en nu denk ik er weer aan", Tier.self_harm),
         ("ik heb mezelf weer in mijn gezicht geslagen", Tier.self_harm),
+        ("hij slaat me de hele tijd", Tier.violence),  # "de tijd" was a harmless context ("de tijd doden")
+        ("hij schopt me als ik met mijn telefoon op de bank zit", Tier.violence),
+        ("ik hoor door de telefoon dat de vriend van mn ex haar aan het slaan is", Tier.acute),
+        ("mijn vader is dronken en zit met zijn jachtgeweer aan tafel", Tier.acute),
+        ("nu zegt hij dat hij haar gaat vinden en afmaken", Tier.violence),
+        ("hij drukte een kussen op mijn gezicht", Tier.violence),
+        ("ik wil mezelf doodmaken", Tier.self_harm),
+        ("mijn papa is vorig jaar dood gegaan en ik wil bij hem zijn", Tier.self_harm),
+        ("mijn zoon belde dat hij het niet meer trekt en er wel een manier vindt", Tier.self_harm),
+        ("ik heb de deur dichtgesmeten en ben naar buiten gelopen om af te koelen", Tier.tension),
+        ("mn zoon heeft op zn laptop gezocht hoe je een strop maakt", Tier.none),  # research: the classifier reads self-harm
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:
@@ -191,3 +205,45 @@ def test_a_sure_bystander_reading_overrules_a_perpetrator_found_in_the_words(tri
     assert triage.assess(nlp("ik heb mijn zoon geslagen"), unsure).speaker == PERPETRATOR
     assert triage.assess(nlp(text), unsure).speaker == PERPETRATOR  # the words alone mislead here
     assert triage.assess(nlp(text), sure).speaker == BYSTANDER
+
+
+def test_a_form_listed_as_a_real_word_is_not_generated(nlp) -> None:
+    """'ben' (ik ben) is no verb form of the noun 'benen': 'ik ben 23' holds no body part."""
+    lexicon = Lexicon.load(LEXICON, nlp.vocab, lemma_forms())
+    found = lexicon.find(nlp("ik ben 23 en ben naar buiten gelopen"))
+    assert "body_part" not in found and "jump_now" not in found
+
+
+@pytest.mark.parametrize(
+    "text, age",
+    [
+        ("mijn broer heeft leukemie en iedereen vraagt naar hem. ik ben er ook nog. 12", 12),
+        ("ik vind het zo stom als hij zo boos is (12 jaar)", 12),
+        ("ze maken ruzie via mij. 13 jr", 13),
+        ("hoe kan ik dat stoppen. groep 8", 12),
+        ("mijn kinderen zijn 6 en 9", None),
+        ("het is nu dag 3", None),
+        ("ik heb 3 kinderen. de oudste is 8", None),
+    ],
+)
+def test_an_age_signed_at_the_end(text, age, nlp) -> None:
+    assert Triage._stated_age(nlp(text)) == age
+
+
+@pytest.mark.parametrize(
+    "confidence, tier",
+    [(0.7, Tier.stress), (0.9, Tier.self_harm)],
+)
+def test_a_care_or_grief_topic_caps_only_an_unsure_classifier(confidence, tier, triage, nlp) -> None:
+    """A child's illness, first aid or a school assignment make the classifier read danger; below 0.8 it is not trusted there."""
+    text = "kun je ibuprofen en paracetamol tegelijk geven bij een kind met oorpijn"
+    ranking = [{"name": "self_harm", "confidence": confidence}, {"name": "ask_tip", "confidence": 1 - confidence}]
+    assert triage.assess(nlp(text), ranking).risk == tier
+    with_a_signal = "ik heb koorts en ik heb al mijn pillen opgespaard"
+    assert triage.assess(nlp(with_a_signal), ranking).risk >= Tier.self_harm
+
+
+def test_grief_is_no_care_topic(triage, nlp) -> None:
+    """Grief was tried as a care topic and taken back: a self-harm message on test set XF was lost."""
+    ranking = [{"name": "self_harm", "confidence": 0.7}, {"name": "ask_tip", "confidence": 0.3}]
+    assert triage.assess(nlp("sinds de begrafenis van opa is alles zwart en ik zie niemand meer"), ranking).risk >= Tier.self_harm

@@ -34,6 +34,7 @@ HARM_WORDS = {
     Tier.acute: _VIOLENCE_WORDS + _SELF_HARM_WORDS + _ACUTE_WORDS,
 }
 SENTENCE_END = {".", "!", "?", "\n", ";"}
+DROPPED_SUBJECT_VERBS = {"heb", "kheb"}  # a sentence that starts with one of these has an unwritten "ik"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,16 @@ class Triage:
         ):
             intent_tier = Tier.tension
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "classifier alone, no word of harm"}
+        if (
+            intent_tier >= Tier.violence
+            and lexicon_tier < Tier.violence
+            and found.get("care_topic")
+            and not serious
+            and float((intent_evidence or {}).get("confidence") or 0.0) < self.thresholds.play
+        ):
+            # a child's illness or first aid, a school assignment: the classifier alone is not trusted (not grief: docs/triage.md)
+            intent_tier = Tier.stress
+            intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "care or school topic: classifier alone not trusted"}
         if intent_tier == Tier.acute and lexicon_tier < Tier.acute and self._not_now(doc, found) and _confidence(ranking, "acute") < self.thresholds.now:
             # the classifier alone says 'right now', but the message tells of the past or of a habit
             intent_tier = Tier.violence
@@ -249,6 +260,8 @@ class Triage:
             return not any(anchor < c[0] < span[0] for c in subordinators)
 
         subjects = [s for s in inside("first_subject") if same_clause(s)]
+        if not subjects and doc[sentence[0]]._.adem_norm in DROPPED_SUBJECT_VERBS:
+            subjects = [(sentence[0], sentence[0] + 1)]  # 'heb mn vriendin tegen de muur geduwd': chat Dutch drops the 'ik'
         # 'ik schaam me', 'ik voel me': a 'me' right after 'ik' + verb is reflexive, not a victim
         objects = [o for o in inside("first_object") if not any(0 < o[0] - s[0] <= 2 for s in subjects)]
         objects = [o for o in objects if same_clause(o) and not any(_overlap(o, n) for n in inside("not_object"))]
@@ -295,7 +308,7 @@ class Triage:
                 return int(words[i + 1])
             if words[i] in ("im", "i'm") and words[i + 1].isdigit():
                 return int(words[i + 1])
-        return None
+        return _signed_age(words)
 
     def _stated_child(self, doc: Doc) -> bool:
         age = self._stated_age(doc)
@@ -307,6 +320,26 @@ class Triage:
         if age is not None:
             return 6 <= age <= 17
         return bool(found.get("child_writer")) and not found.get("adult_writer")
+
+
+SIGN_OFF_BEFORE = {".", ",", "!", "?", "(", "-"}
+SCHOOL_YEARS = {"groep": {"6": 10, "7": 11, "8": 12}, "klas": {"1": 12, "2": 13, "3": 14, "4": 15}}
+
+
+def _signed_age(words: List[str]) -> Optional[int]:
+    """An age the writer signs off with at the very end: '... ik ben er ook nog. 12', '. 13 jr', '(12 jaar)',
+    '. groep 8' (a parent's 'mijn zoon (12 jaar) ...' or 'ze zijn 6 en 9' is not at the end after a break)."""
+    tail = list(words)
+    while tail and tail[-1] in (")", ".", "!", "?", "", "jaar", "jr", "oud"):
+        tail.pop()
+    if len(tail) < 2:
+        return None
+    last, before = tail[-1], tail[-2]
+    if last.isdigit() and before in SIGN_OFF_BEFORE:
+        return int(last)
+    if before in SCHOOL_YEARS and last in SCHOOL_YEARS[before] and len(tail) > 2 and tail[-3] in SIGN_OFF_BEFORE:
+        return SCHOOL_YEARS[before][last]
+    return None
 
 
 def _confidence(ranking: Sequence[Mapping[str, object]], intent: str) -> float:

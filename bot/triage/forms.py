@@ -84,13 +84,16 @@ def typo_variants(word: str) -> Set[str]:
     return variants
 
 
-def expand_word(word: str, extra_forms: Iterable[str] = (), typos: bool = True, is_word: Optional[Callable[[str], bool]] = None) -> Set[str]:
+def expand_word(
+    word: str, extra_forms: Iterable[str] = (), typos: bool = True, is_word: Optional[Callable[[str], bool]] = None, not_forms: Iterable[str] = ()
+) -> Set[str]:
     """Every form of one lexicon word (single token, normalised). A typo that is itself a Dutch word
-    (`is_word`: "aanraden" for "aanranden", "stopte" for "stompte") is no typo and is left out."""
+    (`is_word`: "aanraden" for "aanranden", "stopte" for "stompte") is no typo and is left out; a
+    generated form listed in `not_forms` is left out too ("ben" is no verb form of the noun "benen")."""
     word = normalise(word)
     forms = {word} | {normalise(f) for f in extra_forms}
     if word.endswith("en") and len(word) > 4:
-        forms |= verb_forms(word)
+        forms |= verb_forms(word) - set(not_forms)
     spoken = set()
     for form in forms:
         if form.endswith("en") and len(form) > 4:

@@ -173,4 +173,4 @@ def token_forms(
     if word.endswith("aan") and len(word) > 3:
         known.add(word[:-1] + "t")  # slaan -> slaat
     is_word = (lambda form: form in real_words or lemma_forms.get(WORD_MARK + form) is not None) if lemma_forms else (lambda form: form in real_words)
-    return expand_word(word, list(extra) + sorted(known), typos=typos, is_word=is_word)
+    return expand_word(word, list(extra) + sorted(known), typos=typos, is_word=is_word, not_forms=real_words)
