@@ -88,6 +88,10 @@ def test_harmless_sentences_are_not_flagged(text, triage, nlp) -> None:
         ("heb mn vriendin tegen de muur geduwd toen ze mn telefoon pakte. was 1 keer", PERPETRATOR),
         ("hij zei dat ik vandaag niet levend thuiskom", VICTIM),
         ("ik laat mn kinderen vaak alleen thuis als ik in het cafe ga drinken. de oudste is 7", PERPETRATOR),
+        ("ze heeft de sleutels verstopt zodat ik niet weg kan", VICTIM),
+        ("ben zwanger en mn vriend heeft me in mn buik geschopt. ik zit nu bij mn moeder", VICTIM),
+        ("hij knijpt soms mn keel dicht als we ruzie hebben", VICTIM),
+        ("opa hier. mn zoon schudt zn baby als die huilt", BYSTANDER),
     ],
 )
 def test_speaker(text, speaker, triage, nlp) -> None:
@@ -126,6 +130,12 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("mijn zoon belde dat hij het niet meer trekt en er wel een manier vindt", Tier.self_harm),
         ("ik heb de deur dichtgesmeten en ben naar buiten gelopen om af te koelen", Tier.tension),
         ("mn zoon heeft op zn laptop gezocht hoe je een strop maakt", Tier.none),  # research: the classifier reads self-harm
+        ("hij knijpt soms mn keel dicht als we ruzie hebben", Tier.violence),  # a habit, not right now
+        ("hij knijpt nu mijn keel dicht", Tier.acute),
+        ("mijn zoon heeft op snap gezet dat iedereen beter af is zonder hem. zn moeder reageert niet op mn berichten", Tier.self_harm),
+        ("mijn dochter vertelde net dat ze zichzelf pijn doet", Tier.self_harm),
+        ("sinds mijn man dood is wil ik hem achterna", Tier.self_harm),
+        ("hij stormde de kamer uit en ik bleef hem achterna roepen", Tier.none),
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:

@@ -208,7 +208,7 @@ class Triage:
             hit.tier, hit.note = Tier.stress, "a young child's tantrum"
         elif hit.tier == Tier.violence and local.get("sibling") and not local.get("first_object"):
             hit.tier, hit.note = Tier.tension, "children fighting each other"
-        elif hit.tier == Tier.acute and local.get("past") and not local.get("immediacy"):
+        elif hit.tier == Tier.acute and (local.get("past") or local.get("habit")) and not local.get("immediacy"):
             hit.tier, hit.note = hit.signal.past_tier, "in the past"
         elif hit.signal.can_be_now and hit.tier in (Tier.violence, Tier.self_harm) and not fear:
             if _near(hit, local.get("immediacy", []), 3) and not local.get("past") and not _perfect(doc, hit.sentence):
@@ -265,6 +265,8 @@ class Triage:
         # 'ik schaam me', 'ik voel me': a 'me' right after 'ik' + verb is reflexive, not a victim
         objects = [o for o in inside("first_object") if not any(0 < o[0] - s[0] <= 2 for s in subjects)]
         objects = [o for o in objects if same_clause(o) and not any(_overlap(o, n) for n in inside("not_object"))]
+        if any(_overlap(s, span) for s in subjects for span in hit.spans):
+            return VICTIM  # 'zodat ik niet weg kan', 'kijken als ik douche': the phrase's own 'ik' is the one it is done to
         if subjects and _passive_participle(doc, hit, inside("passive_aux")):
             return VICTIM  # 'ik word thuis mishandeld'
         if hit.signal.id in UNCERTAIN_SPEAKER:
