@@ -136,6 +136,8 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("mijn dochter vertelde net dat ze zichzelf pijn doet", Tier.self_harm),
         ("sinds mijn man dood is wil ik hem achterna", Tier.self_harm),
         ("hij stormde de kamer uit en ik bleef hem achterna roepen", Tier.none),
+        ("vanmiddag zo hard aan zn arm gerukt dat ie m niet goed meer optilt", Tier.violence),
+        ("ik zag op het nieuws iets over zelfmoord en nu denk ik er zelf ook aan", Tier.self_harm),
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:
