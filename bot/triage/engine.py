@@ -35,6 +35,8 @@ HARM_WORDS = {
 }
 SENTENCE_END = {".", "!", "?", "\n", ";"}
 DROPPED_SUBJECT_VERBS = {"heb", "kheb"}  # a sentence that starts with one of these has an unwritten "ik"
+SIGN_OFF_BEFORE = {".", ",", "!", "?", "(", "-"}  # what stands before an age signed at the end ('... nog. 12')
+SCHOOL_YEARS = {"groep": {"6": 10, "7": 11, "8": 12}, "klas": {"1": 12, "2": 13, "3": 14, "4": 15}}  # school year -> age
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,7 @@ class Triage:
         elif hit.tier == Tier.violence and local.get("sibling") and not local.get("first_object"):
             hit.tier, hit.note = Tier.tension, "children fighting each other"
         elif hit.tier == Tier.acute and (local.get("past") or local.get("habit")) and not local.get("immediacy"):
-            hit.tier, hit.note = hit.signal.past_tier, "in the past"
+            hit.tier, hit.note = hit.signal.past_tier, "in the past or as a habit"
         elif hit.signal.can_be_now and hit.tier in (Tier.violence, Tier.self_harm) and not fear:
             if _near(hit, local.get("immediacy", []), 3) and not local.get("past") and not _perfect(doc, hit.sentence):
                 hit.tier, hit.note = Tier.acute, "happening now"
@@ -322,10 +324,6 @@ class Triage:
         if age is not None:
             return 6 <= age <= 17
         return bool(found.get("child_writer")) and not found.get("adult_writer")
-
-
-SIGN_OFF_BEFORE = {".", ",", "!", "?", "(", "-"}
-SCHOOL_YEARS = {"groep": {"6": 10, "7": 11, "8": 12}, "klas": {"1": 12, "2": 13, "3": 14, "4": 15}}
 
 
 def _signed_age(words: List[str]) -> Optional[int]:
