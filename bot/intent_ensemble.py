@@ -4,10 +4,18 @@ Rasa's featurizers give raw counts; on this data TF-IDF-weighted word and charac
 better to new wordings (see docs/nlu.md). This component trains that model in seconds and averages its
 probabilities with DIET's, before the FallbackClassifier decides. It replaces `intent` and
 `intent_ranking`; DIET's own ranking is kept under `diet_intent_ranking`.
+
+`extra_examples` (TSV files with the columns text and intent, relative to the project) train the
+regression only: the look-alike sets of docs/triage.md ("Session 9") lowered false alarms through the
+regression, while DIET trained on them shifted its readings of real danger messages (docs/nlu.md).
+Rasa does not read .tsv files as NLU data, so DIET never sees them.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+import csv
+import hashlib
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 import numpy as np
 import skops.io as sio
@@ -22,6 +30,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_union
 
+from bot import PROJECT_ROOT
+
 MODEL_FILE = "tfidf_logreg.skops"
 RANKING_LENGTH = 10
 
@@ -32,7 +42,15 @@ class IntentEnsemble(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {"diet_weight": 0.5, "C": 20.0, "random_seed": 42}
+        return {"diet_weight": 0.5, "C": 20.0, "random_seed": 42, "extra_examples": []}
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """Retrain when the regression-only example files change."""
+        digest = hashlib.sha256()
+        for path in _paths(config):
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
 
     def __init__(self, config: Dict[Text, Any], storage: ModelStorage, resource: Resource, model: Optional[Pipeline] = None) -> None:
         self._config = config
@@ -54,7 +72,13 @@ class IntentEnsemble(GraphComponent):
 
     def train(self, training_data: TrainingData) -> Resource:
         """Fit the TF-IDF logistic regression on the intent examples."""
-        examples = [m for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        examples = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
+        known = {intent for _, intent in examples}
+        extra = read_extra_examples(_paths(self._config))
+        unknown = sorted({intent for _, intent in extra} - known)
+        if unknown:
+            raise ValueError(f"extra_examples name intents without NLU examples: {unknown}")
+        examples += extra
         features = make_union(
             TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), strip_accents="unicode", lowercase=True),
             TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True, min_df=2, strip_accents="unicode"),
@@ -62,7 +86,7 @@ class IntentEnsemble(GraphComponent):
         classifier = LogisticRegression(C=self._config["C"], max_iter=3000, random_state=self._config["random_seed"])
         self._model = Pipeline([("features", features), ("classifier", classifier)])
         self._weights = None
-        self._model.fit([m.get(TEXT) for m in examples], [m.get(INTENT) for m in examples])
+        self._model.fit([text for text, _ in examples], [intent for _, intent in examples])
         with self._storage.write_to(self._resource) as directory:
             sio.dump(self._model, directory / MODEL_FILE)
         return self._resource
@@ -106,3 +130,16 @@ class IntentEnsemble(GraphComponent):
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data
+
+
+def _paths(config: Dict[Text, Any]) -> List[Path]:
+    return [PROJECT_ROOT / p for p in config.get("extra_examples") or []]
+
+
+def read_extra_examples(paths: List[Path]) -> List[Tuple[str, str]]:
+    """(text, intent) pairs from TSV files with a header `text<TAB>intent`."""
+    pairs: List[Tuple[str, str]] = []
+    for path in paths:
+        with path.open(encoding="utf-8") as handle:
+            pairs += [(row["text"], row["intent"]) for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE) if row.get("text") and row.get("intent")]
+    return pairs

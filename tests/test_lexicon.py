@@ -243,13 +243,20 @@ def test_an_age_signed_at_the_end(text, age, nlp) -> None:
 
 
 @pytest.mark.parametrize(
-    "confidence, tier",
-    [(0.7, Tier.stress), (0.9, Tier.self_harm)],
+    "intent, confidence, tier",
+    [
+        ("violence_child", 0.7, Tier.stress),
+        ("violence_child", 0.9, Tier.violence),
+        ("self_harm", 0.45, Tier.stress),
+        ("self_harm", 0.7, Tier.self_harm),  # a self-harm reading at or above `confirm` is never capped: a miss costs most
+    ],
 )
-def test_a_care_or_grief_topic_caps_only_an_unsure_classifier(confidence, tier, triage, nlp) -> None:
-    """A child's illness, first aid or a school assignment make the classifier read danger; below 0.8 it is not trusted there."""
+def test_a_care_topic_caps_only_an_unsure_classifier(intent, confidence, tier, triage, nlp) -> None:
+    """A child's illness, first aid or a school assignment make the classifier read danger; there it is not trusted below 0.8
+    (violence) or below `confirm` (self-harm)."""
     text = "kun je ibuprofen en paracetamol tegelijk geven bij een kind met oorpijn"
-    ranking = [{"name": "self_harm", "confidence": confidence}, {"name": "ask_tip", "confidence": 1 - confidence}]
+    rest = (1 - confidence) / 2
+    ranking = [{"name": intent, "confidence": confidence}, {"name": "ask_tip", "confidence": rest}, {"name": "tip_sleep", "confidence": rest}]
     assert triage.assess(nlp(text), ranking).risk == tier
     with_a_signal = "ik heb koorts en ik heb al mijn pillen opgespaard"
     assert triage.assess(nlp(with_a_signal), ranking).risk >= Tier.self_harm
@@ -259,3 +266,11 @@ def test_grief_is_no_care_topic(triage, nlp) -> None:
     """Grief was tried as a care topic and taken back: a self-harm message on test set XF was lost."""
     ranking = [{"name": "self_harm", "confidence": 0.7}, {"name": "ask_tip", "confidence": 0.3}]
     assert triage.assess(nlp("sinds de begrafenis van opa is alles zwart en ik zie niemand meer"), ranking).risk >= Tier.self_harm
+
+
+@pytest.mark.parametrize("confidence, tier", [(0.5, Tier.tension), (0.57, Tier.violence)])
+def test_a_classifier_alone_needs_a_word_of_harm_below_confirm(confidence, tier, triage, nlp) -> None:
+    """Below `confirm` (0.55) a violence reading without any word of harm counts as tension; at or above it, it stands."""
+    text = "het is thuis niet goed en ik weet niet wat ik moet doen"
+    ranking = [{"name": "violence_victim", "confidence": confidence}, {"name": "feeling_overwhelmed", "confidence": 1 - confidence}]
+    assert triage.assess(nlp(text), ranking).risk == tier
