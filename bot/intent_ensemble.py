@@ -48,7 +48,7 @@ class IntentEnsemble(GraphComponent):
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
         """Retrain when the regression-only example files change."""
         digest = hashlib.sha256()
-        for path in _paths(config):
+        for path in extra_example_paths(config):
             digest.update(path.read_bytes())
         return digest.hexdigest()
 
@@ -74,7 +74,7 @@ class IntentEnsemble(GraphComponent):
         """Fit the TF-IDF logistic regression on the intent examples."""
         examples = [(m.get(TEXT), m.get(INTENT)) for m in training_data.intent_examples if m.get(TEXT) and m.get(INTENT)]
         known = {intent for _, intent in examples}
-        extra = read_extra_examples(_paths(self._config))
+        extra = read_extra_examples(extra_example_paths(self._config))
         unknown = sorted({intent for _, intent in extra} - known)
         if unknown:
             raise ValueError(f"extra_examples name intents without NLU examples: {unknown}")
@@ -132,7 +132,8 @@ class IntentEnsemble(GraphComponent):
         return training_data
 
 
-def _paths(config: Dict[Text, Any]) -> List[Path]:
+def extra_example_paths(config: Dict[Text, Any]) -> List[Path]:
+    """The `extra_examples` files of a component config, relative to the project."""
     return [PROJECT_ROOT / p for p in config.get("extra_examples") or []]
 
 

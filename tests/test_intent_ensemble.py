@@ -59,11 +59,11 @@ def test_the_lookalike_file_matches_the_nlu_data() -> None:
     from rasa.shared.nlu.training_data.loading import load_data
 
     from bot import PROJECT_ROOT
-    from bot.intent_ensemble import read_extra_examples
+    from bot.intent_ensemble import extra_example_paths, read_extra_examples
 
     pipeline = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
     (ensemble,) = [c for c in pipeline if c["name"].endswith("IntentEnsemble")]
-    paths = [PROJECT_ROOT / p for p in ensemble["extra_examples"]]
+    paths = extra_example_paths(ensemble)
     assert paths and all(p.exists() for p in paths)
     assert sorted(paths) == sorted((PROJECT_ROOT / "data" / "lookalikes").glob("*.tsv"))
     intents = set(load_data(str(PROJECT_ROOT / "data" / "nlu")).intents)

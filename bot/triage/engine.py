@@ -90,11 +90,12 @@ class Triage:
         serious = bool(found.get("not_joking"))  # "ik speel fortnite enzo maar dit is echt: ..."
         joke, play = bool(found.get("hyperbole")) and not serious, bool(found.get("play_context")) and not serious
         intent_tier, intent_speaker, intent_evidence = self._intent_risk(ranking, joking=joke or play)
+        intent_confidence = float((intent_evidence or {}).get("confidence") or 0.0)  # the steps below change the tier, never this
         lexicon_tier = max((h.tier for h in hits), default=Tier.none)
         if (
             intent_tier >= Tier.violence
             and lexicon_tier < Tier.violence
-            and float((intent_evidence or {}).get("confidence") or 0.0) < self.thresholds.confirm
+            and intent_confidence < self.thresholds.confirm
             and not any(found.get(group) for group in HARM_WORDS[intent_tier])
         ):
             intent_tier = Tier.tension
@@ -104,8 +105,8 @@ class Triage:
             and lexicon_tier < Tier.violence
             and found.get("care_topic")
             and not serious
-            and float((intent_evidence or {}).get("confidence") or 0.0) < self.thresholds.play
-            and not (intent_tier == Tier.self_harm and float((intent_evidence or {}).get("confidence") or 0.0) >= self.thresholds.confirm)
+            and intent_confidence < self.thresholds.play
+            and not (intent_tier == Tier.self_harm and intent_confidence >= self.thresholds.confirm)
         ):
             # a child's illness or first aid, a school assignment: the classifier alone is not trusted (not grief: docs/triage.md)
             intent_tier = Tier.stress
@@ -116,7 +117,7 @@ class Triage:
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "told as past or habit"}
 
         capped = Tier.stress if joke else Tier.tension
-        confident = float((intent_evidence or {}).get("confidence") or 0.0) >= self.thresholds.play
+        confident = intent_confidence >= self.thresholds.play
         if (joke or play) and intent_tier > capped and intent_tier != Tier.self_harm and lexicon_tier < Tier.tension and not confident:
             # the classifier alone, on a message that jokes ("xD", "haha") or is about a game, film or sport
             intent_tier = capped
