@@ -268,9 +268,9 @@ def test_grief_is_no_care_topic(triage, nlp) -> None:
     assert triage.assess(nlp("sinds de begrafenis van opa is alles zwart en ik zie niemand meer"), ranking).risk >= Tier.self_harm
 
 
-@pytest.mark.parametrize("confidence, tier", [(0.5, Tier.tension), (0.57, Tier.violence)])
+@pytest.mark.parametrize("confidence, tier", [(0.45, Tier.tension), (0.52, Tier.violence)])
 def test_a_classifier_alone_needs_a_word_of_harm_below_confirm(confidence, tier, triage, nlp) -> None:
-    """Below `confirm` (0.55) a violence reading without any word of harm counts as tension; at or above it, it stands."""
+    """Below `confirm` (0.5) a violence reading without any word of harm counts as tension; at or above it, it stands."""
     text = "het is thuis niet goed en ik weet niet wat ik moet doen"
     ranking = [{"name": "violence_victim", "confidence": confidence}, {"name": "feeling_overwhelmed", "confidence": 1 - confidence}]
     assert triage.assess(nlp(text), ranking).risk == tier
