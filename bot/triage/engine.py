@@ -46,7 +46,7 @@ class Thresholds:
     escalation: float = 0.5  # summed probability of intents at or above a tier
     speaker: float = 0.5  # a violence intent decides the speaker when the lexicon cannot
     top: float = 0.3  # an escalation intent ranked first with at least this confidence counts too
-    confirm: float = 0.5  # below this, a classifier-only tier >= violence needs a word of harm
+    confirm: float = 0.5  # below this, a classifier-only tier >= violence needs a word of harm (as `escalation` is 0.5: only a tier found by `top`)
     play: float = 0.8  # at or above this, the classifier's tier stands even in a joke or game ("een spelletje in bad")
     now: float = 0.9  # an acute reading this sure stands even with a word of the past ('ging onder water toen ik ...')
     child: float = 0.8  # a violence_child reading this sure makes a victim or bystander a child writer
