@@ -272,5 +272,6 @@ def test_grief_is_no_care_topic(triage, nlp) -> None:
 def test_a_classifier_alone_needs_a_word_of_harm_below_confirm(confidence, tier, triage, nlp) -> None:
     """Below `confirm` (0.5) a violence reading without any word of harm counts as tension; at or above it, it stands."""
     text = "het is thuis niet goed en ik weet niet wat ik moet doen"
-    ranking = [{"name": "violence_victim", "confidence": confidence}, {"name": "feeling_overwhelmed", "confidence": 1 - confidence}]
+    rest = (1 - confidence) / 2  # the rest split, so the ranking is in Rasa's order and the violence intent comes first
+    ranking = [{"name": "violence_victim", "confidence": confidence}, {"name": "feeling_overwhelmed", "confidence": rest}, {"name": "ask_tip", "confidence": rest}]
     assert triage.assess(nlp(text), ranking).risk == tier
