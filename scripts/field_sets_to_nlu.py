@@ -23,7 +23,7 @@ X-Z and XA-XC, with the model trained on both).
 
 With --tsv, the output is a TSV (text, intent) for the intent ensemble's regression-only `extra_examples`
 (data/lookalikes/field_sets_t.tsv, sets TA-TC, session 9; data/lookalikes/field_sets_td.tsv, sets TD-TH,
-session 10; see bot/intent_ensemble.py).
+session 10; data/lookalikes/field_sets_ti.tsv, sets TI-TK, session 11; see bot/intent_ensemble.py).
 
 Usage: python scripts/field_sets_to_nlu.py [--model models/adempauze.tar.gz] [--hard-only] [--tsv] reports/holdout_b.tsv ... > data/nlu/field_sets.yml
 """

@@ -219,6 +219,24 @@ def test_a_sure_bystander_reading_overrules_a_perpetrator_found_in_the_words(tri
     assert triage.assess(nlp(text), sure).speaker == BYSTANDER
 
 
+def test_a_sure_perpetrator_reading_overrules_a_bystander_found_in_the_words_but_a_victim_only_when_surer(triage, nlp) -> None:
+    """'mijn dochter zag hoe ik ...' reads as a witness; a victim sent to help for perpetrators is hurt most."""
+    seen = "mijn dochter zag hoe ik haar moeder tegen de kast duwde"
+    hit = "ik ben 22 en mijn vriend slaat me soms"
+    sure = [{"name": "violence_perpetrator", "confidence": 0.75}, {"name": "violence_bystander", "confidence": 0.25}]
+    unsure = [{"name": "violence_perpetrator", "confidence": 0.6}, {"name": "violence_bystander", "confidence": 0.4}]
+    assert triage.assess(nlp(seen), unsure).speaker == BYSTANDER
+    assert triage.assess(nlp(seen), sure).speaker == PERPETRATOR
+    assert triage.assess(nlp(hit), sure).speaker == VICTIM
+
+
+def test_an_adult_age_keeps_a_sure_child_reading_from_making_a_child_writer(triage, nlp) -> None:
+    child_reading = [{"name": "violence_child", "confidence": 0.9}, {"name": "violence_victim", "confidence": 0.1}]
+    assert triage.assess(nlp("ik ben 22 en mijn vriend slaat me soms"), child_reading).speaker == VICTIM
+    assert triage.assess(nlp("ik ben 14 en mijn vriend slaat me soms"), child_reading).speaker == CHILD
+    assert triage.assess(nlp("ik ben 6 maanden zwanger en hij schopte tegen mn buik"), child_reading).route != "kindertelefoon"
+
+
 def test_a_form_listed_as_a_real_word_is_not_generated(nlp) -> None:
     """'ben' (ik ben) is no verb form of the noun 'benen': 'ik ben 23' holds no body part."""
     lexicon = Lexicon.load(LEXICON, nlp.vocab, lemma_forms())
@@ -236,6 +254,8 @@ def test_a_form_listed_as_a_real_word_is_not_generated(nlp) -> None:
         ("mijn kinderen zijn 6 en 9", None),
         ("het is nu dag 3", None),
         ("ik heb 3 kinderen. de oudste is 8", None),
+        ("ik ben 6 maanden zwanger en hij schopte tegen mn buik", None),
+        ("ik ben 15 weken zwanger", None),
     ],
 )
 def test_an_age_signed_at_the_end(text, age, nlp) -> None:
@@ -247,7 +267,7 @@ def test_an_age_signed_at_the_end(text, age, nlp) -> None:
     [
         ("violence_child", 0.7, Tier.stress),
         ("violence_child", 0.9, Tier.violence),
-        ("self_harm", 0.45, Tier.stress),
+        ("self_harm", 0.4, Tier.stress),
         ("self_harm", 0.7, Tier.self_harm),  # a self-harm reading at or above `confirm` is never capped: a miss costs most
     ],
 )
@@ -268,9 +288,9 @@ def test_grief_is_no_care_topic(triage, nlp) -> None:
     assert triage.assess(nlp("sinds de begrafenis van opa is alles zwart en ik zie niemand meer"), ranking).risk >= Tier.self_harm
 
 
-@pytest.mark.parametrize("confidence, tier", [(0.45, Tier.tension), (0.52, Tier.violence)])
+@pytest.mark.parametrize("confidence, tier", [(0.4, Tier.tension), (0.47, Tier.violence)])
 def test_a_classifier_alone_needs_a_word_of_harm_below_confirm(confidence, tier, triage, nlp) -> None:
-    """Below `confirm` (0.5) a violence reading without any word of harm counts as tension; at or above it, it stands."""
+    """Below `confirm` (0.45) a violence reading without any word of harm counts as tension; at or above it, it stands."""
     text = "het is thuis niet goed en ik weet niet wat ik moet doen"
     rest = (1 - confidence) / 2  # the rest split, so the ranking is in Rasa's order and the violence intent comes first
     ranking = [{"name": "violence_victim", "confidence": confidence}, {"name": "feeling_overwhelmed", "confidence": rest}, {"name": "ask_tip", "confidence": rest}]

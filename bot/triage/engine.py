@@ -36,6 +36,7 @@ HARM_WORDS = {
 SENTENCE_END = {".", "!", "?", "\n", ";"}
 DROPPED_SUBJECT_VERBS = {"heb", "kheb"}  # a sentence that starts with one of these has an unwritten "ik"
 SIGN_OFF_BEFORE = {".", ",", "!", "?", "(", "-"}  # what stands before an age signed at the end ('... nog. 12')
+NOT_AGE_UNITS = {"maanden", "maand", "mnd", "weken", "week", "wk", "dagen", "dag", "uur", "minuten", "min", "kilo", "kg", "keer", "cm"}
 SCHOOL_YEARS = {"groep": {"6": 10, "7": 11, "8": 12}, "klas": {"1": 12, "2": 13, "3": 14, "4": 15}}  # school year -> age
 
 
@@ -46,11 +47,13 @@ class Thresholds:
     escalation: float = 0.5  # summed probability of intents at or above a tier
     speaker: float = 0.5  # a violence intent decides the speaker when the lexicon cannot
     top: float = 0.3  # an escalation intent ranked first with at least this confidence counts too
-    confirm: float = 0.5  # below this, a classifier-only tier >= violence needs a word of harm (as `escalation` is 0.5: only a tier found by `top`)
+    confirm: float = 0.45  # below this, a classifier-only tier >= violence needs a word of harm (as `escalation` is 0.5: only a tier found by `top`, 0.3-0.45)
     play: float = 0.8  # at or above this, the classifier's tier stands even in a joke or game ("een spelletje in bad")
     now: float = 0.9  # an acute reading this sure stands even with a word of the past ('ging onder water toen ik ...')
     child: float = 0.8  # a violence_child reading this sure makes a victim or bystander a child writer
-    other_speaker: float = 0.9  # a bystander or victim reading this sure overrules a perpetrator found in the words
+    other_speaker: float = 0.7  # a bystander or victim reading this sure overrules a perpetrator found in the words
+    perpetrator: float = 0.7  # a perpetrator reading this sure overrules a bystander found in the words ('mn zoon zag hoe ik ...')
+    perpetrator_over_victim: float = 0.9  # ... and this sure, a victim found in the words
 
 
 @dataclass
@@ -131,7 +134,7 @@ class Triage:
         tier = max(lexicon_tier, intent_tier)
         speaker = None
         if tier >= Tier.violence:
-            speaker = self._sure_speaker(self._speaker(hits, found, doc, intent_speaker), found, ranking)
+            speaker = self._sure_speaker(self._speaker(hits, found, doc, intent_speaker), found, ranking, self._stated_age(doc))
         elif tier >= Tier.stress:
             speaker = CHILD if self._stated_child(doc) else None
         evidence = [
@@ -238,15 +241,20 @@ class Triage:
             return BYSTANDER  # a teacher, grandparent or parent tells about a child
         return intent_speaker or BYSTANDER
 
-    def _sure_speaker(self, speaker: str, found: Dict[str, List[Span]], ranking: Sequence[Mapping[str, object]]) -> str:
+    def _sure_speaker(self, speaker: str, found: Dict[str, List[Span]], ranking: Sequence[Mapping[str, object]], age: Optional[int] = None) -> str:
         """Where the words are misleading and the classifier is sure: 'me moeders vriend gooide een stoel naar
-        me' is a child; 'ik ben oma en mijn schoonzoon slaat ze' and 'ik zie de moeder ze slaan' are bystanders."""
-        if speaker in (VICTIM, BYSTANDER) and not found.get("adult_writer") and _confidence(ranking, "violence_child") >= self.thresholds.child:
+        me' is a child; 'ik ben oma en mijn schoonzoon slaat ze' and 'ik zie de moeder ze slaan' are bystanders;
+        'mn zoon heeft gezien hoe ik zn moeder duwde' is a perpetrator. An adult's stated age ('ik ben 22') stays adult."""
+        adult = found.get("adult_writer") or (age is not None and age >= 18)
+        if speaker in (VICTIM, BYSTANDER) and not adult and _confidence(ranking, "violence_child") >= self.thresholds.child:
             return CHILD
         if speaker == PERPETRATOR:
             for other in (BYSTANDER, VICTIM):
                 if _confidence(ranking, f"violence_{other}") >= self.thresholds.other_speaker:
                     return other
+        if speaker in (VICTIM, BYSTANDER) and _confidence(ranking, "violence_perpetrator") >= (self.thresholds.perpetrator if speaker == BYSTANDER else self.thresholds.perpetrator_over_victim):
+            # a victim sent to help for perpetrators is hurt most, so 'slaat me' needs the surer reading
+            return PERPETRATOR
         return speaker
 
     def _sentence_speaker(self, hit: Hit, found: Dict[str, List[Span]], doc: Doc) -> Optional[str]:
@@ -306,6 +314,8 @@ class Triage:
         words = [t._.adem_norm for t in doc]
         starts = ("ik", "k", "i", "en", ",", ".", "!", "?", "(", "-")
         for i in range(len(words) - 1):
+            if i + 2 < len(words) and words[i + 2] in NOT_AGE_UNITS:
+                continue  # 'ik ben 6 maanden zwanger', 'ik ben 3 weken thuis'
             if words[i] in ("ben", "bn", "im", "i'm") and words[i + 1].isdigit() and (i == 0 or words[i - 1] in starts):
                 return int(words[i + 1])
             if words[i].isdigit() and words[i + 1] == "hier" and (i == 0 or words[i - 1] in starts):
