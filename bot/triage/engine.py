@@ -134,7 +134,7 @@ class Triage:
         tier = max(lexicon_tier, intent_tier)
         speaker = None
         if tier >= Tier.violence:
-            speaker = self._sure_speaker(self._speaker(hits, found, doc, intent_speaker), found, ranking, self._stated_age(doc))
+            speaker = self._sure_speaker(self._speaker(hits, found, doc, intent_speaker), found, doc, ranking)
         elif tier >= Tier.stress:
             speaker = CHILD if self._stated_child(doc) else None
         evidence = [
@@ -241,19 +241,25 @@ class Triage:
             return BYSTANDER  # a teacher, grandparent or parent tells about a child
         return intent_speaker or BYSTANDER
 
-    def _sure_speaker(self, speaker: str, found: Dict[str, List[Span]], ranking: Sequence[Mapping[str, object]], age: Optional[int] = None) -> str:
+    def _sure_speaker(self, speaker: str, found: Dict[str, List[Span]], doc: Doc, ranking: Sequence[Mapping[str, object]]) -> str:
         """Where the words are misleading and the classifier is sure: 'me moeders vriend gooide een stoel naar
         me' is a child; 'ik ben oma en mijn schoonzoon slaat ze' and 'ik zie de moeder ze slaan' are bystanders;
-        'mn zoon heeft gezien hoe ik zn moeder duwde' is a perpetrator. An adult's stated age ('ik ben 22') stays adult."""
-        adult = found.get("adult_writer") or (age is not None and age >= 18)
-        if speaker in (VICTIM, BYSTANDER) and not adult and _confidence(ranking, "violence_child") >= self.thresholds.child:
-            return CHILD
+        'mijn dochter zag hoe ik haar moeder duwde' is a perpetrator. An adult's stated age ('ik ben 22') stays adult."""
         if speaker == PERPETRATOR:
             for other in (BYSTANDER, VICTIM):
                 if _confidence(ranking, f"violence_{other}") >= self.thresholds.other_speaker:
                     return other
-        if speaker in (VICTIM, BYSTANDER) and _confidence(ranking, "violence_perpetrator") >= (self.thresholds.perpetrator if speaker == BYSTANDER else self.thresholds.perpetrator_over_victim):
-            # a victim sent to help for perpetrators is hurt most, so 'slaat me' needs the surer reading
+            return speaker
+        if (
+            speaker in (VICTIM, BYSTANDER)
+            and _confidence(ranking, "violence_child") >= self.thresholds.child
+            and not found.get("adult_writer")
+            and (self._stated_age(doc) or 0) < 18
+        ):
+            return CHILD
+        # a victim sent to help for perpetrators is hurt most, so 'slaat me' needs the surer reading
+        needed = self.thresholds.perpetrator if speaker == BYSTANDER else self.thresholds.perpetrator_over_victim
+        if speaker in (VICTIM, BYSTANDER) and _confidence(ranking, "violence_perpetrator") >= needed:
             return PERPETRATOR
         return speaker
 
