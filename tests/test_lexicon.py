@@ -295,3 +295,34 @@ def test_a_classifier_alone_needs_a_word_of_harm_below_confirm(confidence, tier,
     rest = (1 - confidence) / 2  # the rest split, so the ranking is in Rasa's order and the violence intent comes first
     ranking = [{"name": "violence_victim", "confidence": confidence}, {"name": "feeling_overwhelmed", "confidence": rest}, {"name": "ask_tip", "confidence": rest}]
     assert triage.assess(nlp(text), ranking).risk == tier
+
+
+def test_a_first_ranked_violence_intent_counts_with_the_summed_reading(triage, nlp) -> None:
+    """The classifier splits 0.73 over three violence intents and ranks one first at 0.30: the gate judges the
+    summed reading, so it stands without a word of harm (session 12: it was judged on 0.30 and became tension)."""
+    text = "ik moet altijd ja zeggen als hij wil, ook als ik niet wil. anders is hij dagen chagrijnig"
+    ranking = [
+        {"name": "violence_bystander", "confidence": 0.30},
+        {"name": "violence_child", "confidence": 0.24},
+        {"name": "violence_victim", "confidence": 0.19},
+        {"name": "out_of_scope", "confidence": 0.17},
+        {"name": "ask_tip", "confidence": 0.10},
+    ]
+    assert triage.assess(nlp(text), ranking).risk == Tier.violence
+    ranking[0]["confidence"], ranking[1]["confidence"], ranking[2]["confidence"] = 0.30, 0.08, 0.05  # summed 0.43 < confirm
+    ranking[3]["confidence"], ranking[4]["confidence"] = 0.29, 0.28
+    assert triage.assess(nlp(text), ranking).risk == Tier.tension
+
+
+def test_danger_summed_below_a_harmless_first_intent_needs_a_word_of_harm(triage, nlp) -> None:
+    """When the classifier's first reading is harmless and danger only adds up from the intents below it, the
+    reading needs a word of harm like an unsure one ('we hebben een taart gebakken' spread over four danger intents)."""
+    ranking = [
+        {"name": "out_of_scope", "confidence": 0.36},
+        {"name": "violence_bystander", "confidence": 0.2},
+        {"name": "violence_victim", "confidence": 0.18},
+        {"name": "self_harm", "confidence": 0.16},
+        {"name": "ask_tip", "confidence": 0.1},
+    ]
+    assert triage.assess(nlp("vandaag de kamer van mn zoon leeggeruimd, zn trui heb ik gehouden"), ranking).risk == Tier.tension
+    assert triage.assess(nlp("hij bepaalt gewoon alles en pakt mijn bankpas af"), ranking).risk >= Tier.violence

@@ -22,7 +22,8 @@ from bot.triage.tiers import (
 Span = Tuple[int, int]
 UNCERTAIN_SPEAKER = {"injury", "abuse_named"}
 # Word groups (data/lexicon/) that show a message is about harm at all. A classifier-only violence,
-# self-harm or acute tier below `Thresholds.confirm` needs one of them, else it counts as tension.
+# self-harm or acute tier below `Thresholds.confirm`, or one whose first-ranked intent is harmless or
+# stress (the danger is only summed from the intents below it), needs one of them, else it counts as tension.
 _VIOLENCE_WORDS = ("hit", "kill", "threat", "threatened", "control", "sexual", "sexual_against_me", "neglect", "sexual_feelings_children",
                    "private_parts", "self_perpetrator", "throat_grip", "injury", "injury_soft", "bite", "abuse_words", "throw", "weapon", "kids_taken", "wrong_way", "bang", "violence_hints")
 _SELF_HARM_WORDS = ("suicide_words", "no_more", "self_harm_signs", "means_place", "means_research", "head_wall", "death",
@@ -47,7 +48,7 @@ class Thresholds:
     escalation: float = 0.5  # summed probability of intents at or above a tier
     speaker: float = 0.5  # a violence intent decides the speaker when the lexicon cannot
     top: float = 0.3  # an escalation intent ranked first with at least this confidence counts too
-    confirm: float = 0.45  # below this, a classifier-only tier >= violence needs a word of harm (as `escalation` is 0.5: only a tier found by `top`, 0.3-0.45)
+    confirm: float = 0.45  # below this summed reading, a classifier-only tier >= violence needs a word of harm (only a tier found by `top`: `escalation` is 0.5)
     play: float = 0.8  # at or above this, the classifier's tier stands even in a joke or game ("een spelletje in bad")
     now: float = 0.9  # an acute reading this sure stands even with a word of the past ('ging onder water toen ik ...')
     child: float = 0.8  # a violence_child reading this sure makes a victim or bystander a child writer
@@ -95,10 +96,11 @@ class Triage:
         intent_tier, intent_speaker, intent_evidence = self._intent_risk(ranking, joking=joke or play)
         intent_confidence = float((intent_evidence or {}).get("confidence") or 0.0)  # the steps below change the tier, never this
         lexicon_tier = max((h.tier for h in hits), default=Tier.none)
+        first_tier = INTENT_RISK.get(str((intent_evidence or {}).get("intent")), (Tier.none, None))[0]
         if (
             intent_tier >= Tier.violence
             and lexicon_tier < Tier.violence
-            and intent_confidence < self.thresholds.confirm
+            and (intent_confidence < self.thresholds.confirm or first_tier < Tier.tension)
             and not any(found.get(group) for group in HARM_WORDS[intent_tier])
         ):
             intent_tier = Tier.tension
@@ -165,10 +167,11 @@ class Triage:
         top_confidence = float(top.get("confidence") or 0.0)
         cumulative = 0.0
         for tier in sorted(Tier, reverse=True):
+            cumulative += scores.get(tier, 0.0)  # the probability of this tier or a higher one
             if tier == top_tier and tier >= Tier.tension and top_confidence >= self.thresholds.top and not joking:
-                # ranked first, though the probability is spread: a missed signal is worse than a needless one
-                return tier, top_speaker, {"source": "intent", "intent": top.get("name"), "tier": tier.name, "confidence": round(top_confidence, 3)}
-            cumulative += scores.get(tier, 0.0)
+                # ranked first, though the probability is spread: a missed signal is worse than a needless one.
+                # Its confidence is the summed reading, so 'violence_bystander 0.30, violence_victim 0.19, ...' passes the gate
+                return tier, top_speaker, {"source": "intent", "intent": top.get("name"), "tier": tier.name, "confidence": round(cumulative, 3)}
             if tier > Tier.none and cumulative >= self.thresholds.escalation:
                 speaker = best_violence[1] if best_violence[0] >= self.thresholds.speaker * 0.5 else None
                 top = ranking[0] if ranking else {}
