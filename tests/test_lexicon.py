@@ -297,21 +297,17 @@ def test_a_classifier_alone_needs_a_word_of_harm_below_confirm(confidence, tier,
     assert triage.assess(nlp(text), ranking).risk == tier
 
 
-def test_a_first_ranked_violence_intent_counts_with_the_summed_reading(triage, nlp) -> None:
-    """The classifier splits 0.73 over three violence intents and ranks one first at 0.30: the gate judges the
-    summed reading, so it stands without a word of harm (session 12: it was judged on 0.30 and became tension)."""
+@pytest.mark.parametrize(
+    "violence, rest, tier",
+    [((0.30, 0.24, 0.19), (0.17, 0.10), Tier.violence), ((0.30, 0.08, 0.05), (0.29, 0.28), Tier.tension)],  # summed 0.73 / 0.43
+)
+def test_a_first_ranked_violence_intent_counts_with_the_summed_reading(violence, rest, tier, triage, nlp) -> None:
+    """The classifier ranks a violence intent first at 0.30: the gate judges the summed violence reading, so 0.73
+    over three intents stands without a word of harm (session 12: it was judged on 0.30 and became tension), 0.43 does not."""
     text = "ik moet altijd ja zeggen als hij wil, ook als ik niet wil. anders is hij dagen chagrijnig"
-    ranking = [
-        {"name": "violence_bystander", "confidence": 0.30},
-        {"name": "violence_child", "confidence": 0.24},
-        {"name": "violence_victim", "confidence": 0.19},
-        {"name": "out_of_scope", "confidence": 0.17},
-        {"name": "ask_tip", "confidence": 0.10},
-    ]
-    assert triage.assess(nlp(text), ranking).risk == Tier.violence
-    ranking[0]["confidence"], ranking[1]["confidence"], ranking[2]["confidence"] = 0.30, 0.08, 0.05  # summed 0.43 < confirm
-    ranking[3]["confidence"], ranking[4]["confidence"] = 0.29, 0.28
-    assert triage.assess(nlp(text), ranking).risk == Tier.tension
+    names = ("violence_bystander", "violence_child", "violence_victim", "out_of_scope", "ask_tip")
+    ranking = [{"name": n, "confidence": c} for n, c in zip(names, violence + rest)]
+    assert triage.assess(nlp(text), ranking).risk == tier
 
 
 def test_danger_summed_below_a_harmless_first_intent_needs_a_word_of_harm(triage, nlp) -> None:

@@ -174,7 +174,6 @@ class Triage:
                 return tier, top_speaker, {"source": "intent", "intent": top.get("name"), "tier": tier.name, "confidence": round(cumulative, 3)}
             if tier > Tier.none and cumulative >= self.thresholds.escalation:
                 speaker = best_violence[1] if best_violence[0] >= self.thresholds.speaker * 0.5 else None
-                top = ranking[0] if ranking else {}
                 return tier, speaker, {
                     "source": "intent",
                     "intent": top.get("name"),
