@@ -38,7 +38,7 @@ def test_schema() -> None:
         content = yaml.safe_load(path.read_text(encoding="utf-8"))
         assert set(content) <= {"groups", "signals", "must_not_match"}, path.name
         for signal in content.get("signals") or []:
-            assert set(signal) <= {"id", "tier", "all", "window", "weak", "speaker", "unless", "can_be_now", "at_end", "past_tier", "example"}
+            assert set(signal) <= {"id", "tier", "all", "window", "weak", "speaker", "unless", "unless_near", "can_be_now", "at_end", "past_tier", "example"}
             assert signal["tier"] in {t.name for t in Tier}
             assert signal["example"], signal["id"]
             ids.append(signal["id"])
@@ -138,6 +138,16 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("hij stormde de kamer uit en ik bleef hem achterna roepen", Tier.none),
         ("vanmiddag zo hard aan zn arm gerukt dat ie m niet goed meer optilt", Tier.violence),
         ("ik zag op het nieuws iets over zelfmoord en nu denk ik er zelf ook aan", Tier.self_harm),
+        # a door, the neighbours' knock for quiet and a threat to run away are tension, not violence ...
+        ("mn dochter slaat de deuren dicht en gilt dat ze me haat", Tier.tension),
+        ("mn puber slaat met deuren en scheldt me uit", Tier.tension),
+        ("we schreeuwden zo hard dat de buren op de muur bonkten", Tier.tension),
+        ("ruzie met mn dochter, ze dreigt weg te lopen en ik heb haar uitgescholden", Tier.tension),
+        # ... but only where those words touch the violence words
+        ("hij smeet de deur dicht en sloeg me in mijn gezicht", Tier.violence),
+        ("hij sloeg met de deur en toen sloeg hij mij", Tier.violence),
+        ("ik hoor de buren schreeuwen en bonken tegen de muur", Tier.violence),
+        ("hij dreigt mij als ik probeer te vertrekken", Tier.violence),
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:

@@ -195,7 +195,7 @@ class Triage:
             local = {name: [s for s in spans if sentence[0] <= s[0] < sentence[1]] for name, spans in found.items()}
             for signal in self.lexicon.signals:
                 spans = _co_occur(signal, local)
-                if spans is None or any(local.get(u) for u in signal.unless):
+                if spans is None or any(local.get(u) for u in signal.unless) or _touches(signal.unless_near, local, spans):
                     continue
                 if signal.at_end and not _ends_sentence(doc, max(e for _, e in spans), sentence[1]):
                     continue
@@ -434,6 +434,12 @@ def _immediate(found: Dict[str, List[Span]]) -> List[Span]:
     """The 'nu'-like words that mean 'right now' (not 'wat nu', 'nu al', 'net zo')."""
     not_now = found.get("not_immediate", [])
     return [s for s in found.get("immediacy", []) if not any(_overlap(s, n) for n in not_now)]
+
+
+def _touches(groups: Sequence[str], local: Dict[str, List[Span]], spans: List[Span]) -> bool:
+    """Words of `groups` that overlap a signal's words or follow them within two tokens: 'slaat (met) de
+    deuren dicht', 'dreigt weg te lopen' (but not 'smeet de deur dicht en sloeg me')."""
+    return any(s[0] <= u[1] and u[0] <= s[1] + 2 for g in groups for u in local.get(g, []) for s in spans)
 
 
 def _overlap(a: Span, b: Span) -> bool:

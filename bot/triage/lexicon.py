@@ -64,6 +64,7 @@ class Signal:
     weak: bool = False  # cancelled by harmless context (sports, games, films) and hyperbole
     speaker: Optional[str] = None  # fixed speaker, else worked out from the sentence
     unless: Tuple[str, ...] = ()
+    unless_near: Tuple[str, ...] = ()  # not when such words touch the signal's words: "slaat de deur dicht", "dreigt weg te lopen"
     can_be_now: bool = False  # becomes acute next to "nu", "op dit moment", ...
     at_end: bool = False  # only when the words end the sentence ("... maar eigenlijk wil ik niet meer")
     past_tier: Tier = Tier.violence  # an acute signal told in the past ("vorige zomer pillen geslikt")
@@ -102,7 +103,7 @@ class Lexicon:
             for item in items:
                 if item not in groups:
                     groups[item] = compile_entries([item], lemma_forms, real_words)
-            for item in raw.get("unless", []) or []:
+            for item in [*(raw.get("unless") or []), *(raw.get("unless_near") or [])]:
                 if item not in groups:
                     groups[item] = compile_entries([item], lemma_forms, real_words)
             signals.append(
@@ -114,6 +115,7 @@ class Lexicon:
                     weak=bool(raw.get("weak", False)),
                     speaker=raw.get("speaker"),
                     unless=tuple(raw.get("unless", []) or []),
+                    unless_near=tuple(raw.get("unless_near", []) or []),
                     can_be_now=bool(raw.get("can_be_now", False)),
                     at_end=bool(raw.get("at_end", False)),
                     past_tier=Tier.parse(raw.get("past_tier", "violence")),
