@@ -146,6 +146,7 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         # ... but only where those words touch the violence words
         ("hij smeet de deur dicht en sloeg me in mijn gezicht", Tier.violence),
         ("hij sloeg met de deur en toen sloeg hij mij", Tier.violence),
+        ("hij sloeg haar met de deur tegen haar hoofd", Tier.violence),
         ("ik hoor de buren schreeuwen en bonken tegen de muur", Tier.violence),
         ("hij dreigt mij als ik probeer te vertrekken", Tier.violence),
     ],
