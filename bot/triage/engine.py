@@ -437,8 +437,9 @@ def _immediate(found: Dict[str, List[Span]]) -> List[Span]:
 
 
 def _touches(groups: Sequence[str], local: Dict[str, List[Span]], spans: List[Span]) -> bool:
-    """Words of `groups` that overlap a signal's words or follow them within two tokens: 'slaat (met) de
-    deuren dicht', 'dreigt weg te lopen' (but not 'smeet de deur dicht en sloeg me')."""
+    """Words of `groups` that overlap a signal's words, end right where one starts ('met deuren slaan') or
+    follow one within two tokens ('slaat de deuren dicht', 'dreigt weg te lopen'); not 'smeet de deur dicht
+    en sloeg me'."""
     return any(s[0] <= u[1] and u[0] <= s[1] + 2 for g in groups for u in local.get(g, []) for s in spans)
 
 
