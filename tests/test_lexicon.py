@@ -149,6 +149,23 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("hij sloeg haar met de deur tegen haar hoofd", Tier.violence),
         ("ik hoor de buren schreeuwen en bonken tegen de muur", Tier.violence),
         ("hij dreigt mij als ik probeer te vertrekken", Tier.violence),
+        ("ze smeet de deur dicht en gooide een bord naar mijn hoofd", Tier.violence),  # a door elsewhere in the sentence cancelled this
+        # things thrown on the floor are no throw at someone; a person thrown down is
+        ("mijn zoon gooit zijn eten op de grond en ik word gek", Tier.none),
+        ("ze smeet haar bord op de grond omdat ze geen broccoli lust", Tier.none),
+        ("ik werd op de grond gegooid", Tier.violence),
+        ("hij smeet mij door de kamer", Tier.violence),
+        # a school topic, a heart attack in the past or as an idiom, a parent's question about a concussion ...
+        ("mijn dochter moet een werkstuk maken over huiselijk geweld", Tier.none),
+        ("mn dochter moet een spreekbeurt houden over zelfmoord bij jongeren", Tier.none),
+        ("mijn vader heeft een hartaanval gehad en ligt in het ziekenhuis", Tier.none),
+        ("die pubers gaan me nog een hartaanval bezorgen", Tier.none),
+        ("hoe lang moet ik opletten voor een hersenschudding", Tier.none),
+        # ... but not when the words tell of danger
+        ("ze schreef in haar werkstuk dat ze aan zelfmoord denkt", Tier.self_harm),
+        ("er is huiselijk geweld bij ons thuis", Tier.violence),
+        ("ik denk dat mijn man een hartaanval heeft", Tier.acute),
+        ("ze had een hersenschudding nadat hij haar duwde", Tier.violence),
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:
@@ -271,6 +288,38 @@ def test_a_form_listed_as_a_real_word_is_not_generated(nlp) -> None:
 )
 def test_an_age_signed_at_the_end(text, age, nlp) -> None:
     assert Triage._stated_age(nlp(text)) == age
+
+
+@pytest.mark.parametrize(
+    "text, age",
+    [
+        ("13 ben ik en mn moeder heeft een nieuwe vriend", 13),
+        ("ik (15) moet elke middag op mn broertjes passen", 15),
+        ("elke keer als opa op bezoek is wordt papa heel boos. ik zit in groep 6", 10),
+        ("ik ben zo zenuwachtig. zit in de brugklas", 12),
+        ("ik zit in 2 havo en mn ouders schreeuwen", 13),
+        ("ik heb geen vrienden op mijn nieuwe school. 1e klas", 12),
+        ("mijn dochter zit in groep 8", None),
+        ("ik zit in de 3e week van mijn verlof", None),
+        ("ik zit in de auto", None),
+    ],
+)
+def test_a_stated_age_or_school_year(text, age, nlp) -> None:
+    assert Triage._stated_age(nlp(text)) == age
+
+
+@pytest.mark.parametrize(
+    "text, route",
+    [
+        ("mn ouders schreeuwen elke avond tegen elkaar en ik zet mn koptelefoon op", "kindertelefoon"),
+        ("papa en mama schreeuwen de hele tijd en ik zit met mn broertje op mijn kamer", "kindertelefoon"),
+        ("mn ouders schreeuwen tegen elkaar en mijn man zegt dat ik moet kiezen", "luisterlijn"),  # an adult writes
+        ("elke zondag bij mn ouders gaat het mis, mn vader zegt iets over mn opvoeding en dan ontploft het", "luisterlijn"),
+    ],
+)
+def test_a_child_writing_at_the_tension_tier_goes_to_the_kindertelefoon(text, route, triage, nlp) -> None:
+    assessment = triage.assess(nlp(text))
+    assert assessment.risk == Tier.tension and assessment.route == route
 
 
 @pytest.mark.parametrize(

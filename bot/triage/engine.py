@@ -38,6 +38,7 @@ SENTENCE_END = {".", "!", "?", "\n", ";"}
 DROPPED_SUBJECT_VERBS = {"heb", "kheb"}  # a sentence that starts with one of these has an unwritten "ik"
 SIGN_OFF_BEFORE = {".", ",", "!", "?", "(", "-"}  # what stands before an age signed at the end ('... nog. 12')
 NOT_AGE_UNITS = {"maanden", "maand", "mnd", "weken", "week", "wk", "dagen", "dag", "uur", "minuten", "min", "kilo", "kg", "keer", "cm"}
+SECONDARY_LEVELS = {"havo", "vwo", "vmbo", "mavo", "gym", "gymnasium", "atheneum", "klas"}
 SCHOOL_YEARS = {"groep": {"6": 10, "7": 11, "8": 12}, "klas": {"1": 12, "2": 13, "3": 14, "4": 15}}  # school year -> age
 
 
@@ -138,7 +139,7 @@ class Triage:
         if tier >= Tier.violence:
             speaker = self._sure_speaker(self._speaker(hits, found, doc, intent_speaker), found, doc, ranking)
         elif tier >= Tier.stress:
-            speaker = CHILD if self._stated_child(doc) else None
+            speaker = CHILD if self._stated_child(doc) or self._child_life(doc, found) else None
         evidence = [
             {"source": "lexicon", "signal": h.signal.id, "tier": h.tier.name, "text": _span_text(doc, h.spans)}
             | ({"note": h.note} if h.note else {})
@@ -332,11 +333,21 @@ class Triage:
                 return int(words[i + 1])
             if words[i] in ("im", "i'm") and words[i + 1].isdigit():
                 return int(words[i + 1])
+            if words[i].isdigit() and words[i + 1] == "ben" and i + 2 < len(words) and words[i + 2] == "ik" and (i == 0 or words[i - 1] in starts):
+                return int(words[i])  # '13 ben ik en ...'
+            if words[i] == "ik" and words[i + 1] == "(" and i + 2 < len(words) and words[i + 2].isdigit():
+                return int(words[i + 2])  # 'ik (15) moet ...'
+            if words[i] == "zit" and words[i + 1] == "in" and (i == 0 or words[i - 1] in starts) and _school_age(words[i + 2 : i + 5]):
+                return _school_age(words[i + 2 : i + 5])  # 'ik zit in groep 6', 'zit in de brugklas', 'ik zit in 2 havo'
         return _signed_age(words)
 
     def _stated_child(self, doc: Doc) -> bool:
         age = self._stated_age(doc)
         return age is not None and 6 <= age <= 17
+
+    def _child_life(self, doc: Doc, found: Dict[str, List[Span]]) -> bool:
+        """'mama schreeuwt en ik zit op mijn kamer': a parent word and a child's own life, no sign of an adult."""
+        return bool(found.get("child_life")) and self._stated_age(doc) is None and self._child_writer(doc, found)
 
     def _child_writer(self, doc: Doc, found: Dict[str, List[Span]]) -> bool:
         """A child writes: a stated age under 18, or 'papa/mama/mn vader' without signs of an adult writer."""
@@ -344,6 +355,26 @@ class Triage:
         if age is not None:
             return 6 <= age <= 17
         return bool(found.get("child_writer")) and not found.get("adult_writer")
+
+
+def _school_age(words: Sequence[str]) -> Optional[int]:
+    """The age that goes with a school year the writer is in: 'groep 6' -> 10, 'de brugklas' -> 12,
+    'de 2e (klas)', '2 havo', 'havo 2' -> 13 (primary groups 3-8, secondary years 1-6; not 'de 3e week')."""
+    rest = [w for w in words if w != "de"]
+    if not rest:
+        return None
+    if rest[0] == "brugklas":
+        return 12
+    if rest[0] == "groep" and len(rest) > 1 and rest[1].isdigit() and 3 <= int(rest[1]) <= 8:
+        return int(rest[1]) + 4
+    year = rest[0].rstrip("e")
+    after = rest[1] if len(rest) > 1 else "."
+    ordinal_ok = rest[0].endswith("e") and (after in SIGN_OFF_BEFORE or after in ("en", "van", "klas"))  # not 'de 3e week'
+    if year.isdigit() and 1 <= int(year) <= 6 and (ordinal_ok or after in SECONDARY_LEVELS):
+        return int(year) + 11
+    if rest[0] in SECONDARY_LEVELS and len(rest) > 1 and rest[1].isdigit() and 1 <= int(rest[1]) <= 6:
+        return int(rest[1]) + 11
+    return None
 
 
 def _signed_age(words: List[str]) -> Optional[int]:
@@ -359,6 +390,10 @@ def _signed_age(words: List[str]) -> Optional[int]:
         return int(last)
     if before in SCHOOL_YEARS and last in SCHOOL_YEARS[before] and len(tail) > 2 and tail[-3] in SIGN_OFF_BEFORE:
         return SCHOOL_YEARS[before][last]
+    if last == "klas" and before in ("1e", "2e", "3e", "4e") and len(tail) > 2 and tail[-3] in SIGN_OFF_BEFORE:
+        return int(before[0]) + 11  # '... ik voel me alleen. 1e klas'
+    if last == "brugklas" and (len(tail) == 2 or tail[-3] in SIGN_OFF_BEFORE) and before in SIGN_OFF_BEFORE:
+        return 12
     return None
 
 
