@@ -161,7 +161,12 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("mijn vader heeft een hartaanval gehad en ligt in het ziekenhuis", Tier.none),
         ("die pubers gaan me nog een hartaanval bezorgen", Tier.none),
         ("hoe lang moet ik opletten voor een hersenschudding", Tier.none),
+        ("op tv was een docu over kindermishandeling", Tier.none),
+        ("voor begrijpend lezen moet ik uitleggen wat het woord mishandeling betekent", Tier.none),
+        ("hij gilde alsof we hem vermoordden bij de kinderarts", Tier.none),
+        ("mn vrouw gaat me vermoorden als ze ziet dat ik de hele taart op heb 🙈", Tier.stress),
         # ... but not when the words tell of danger
+        ("hij vermoordt me als hij weet dat ik hier ben", Tier.violence),
         ("ze schreef in haar werkstuk dat ze aan zelfmoord denkt", Tier.self_harm),
         ("er is huiselijk geweld bij ons thuis", Tier.violence),
         ("ik denk dat mijn man een hartaanval heeft", Tier.acute),

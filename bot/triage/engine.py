@@ -333,6 +333,8 @@ class Triage:
                 return int(words[i + 1])
             if words[i] in ("im", "i'm") and words[i + 1].isdigit():
                 return int(words[i + 1])
+            if words[i] == "ben" and words[i + 1] in ("nu", "inmiddels") and i + 2 < len(words) and words[i + 2].isdigit() and _an_age(words[i + 3 : i + 5]) and (i == 0 or words[i - 1] in starts):
+                return int(words[i + 2])  # 'toen ik 12 was ... ik ben nu 34' (not 'ik ben nu 3 weken thuis', '15 jaar getrouwd')
             if words[i].isdigit() and words[i + 1] == "ben" and i + 2 < len(words) and words[i + 2] == "ik" and (i == 0 or words[i - 1] in starts):
                 return int(words[i])  # '13 ben ik en ...'
             if words[i] == "ik" and words[i + 1] == "(" and i + 2 < len(words) and words[i + 2].isdigit():
@@ -355,6 +357,18 @@ class Triage:
         if age is not None:
             return 6 <= age <= 17
         return bool(found.get("child_writer")) and not found.get("adult_writer")
+
+
+def _an_age(after: Sequence[str]) -> bool:
+    """The words after a number make it an age: nothing, a break, 'jaar (oud)' ('ik ben nu 34 jaar.'),
+    not a unit of time or weight ('3 weken', '15 jaar getrouwd')."""
+    if not after:
+        return True
+    if after[0] in NOT_AGE_UNITS:
+        return False
+    if after[0] == "jaar":
+        return len(after) == 1 or after[1] in ("oud", "en", *SIGN_OFF_BEFORE)
+    return True
 
 
 def _school_age(words: Sequence[str]) -> Optional[int]:
