@@ -164,7 +164,8 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("op tv was een docu over kindermishandeling", Tier.none),
         ("voor begrijpend lezen moet ik uitleggen wat het woord mishandeling betekent", Tier.none),
         ("hij gilde alsof we hem vermoordden bij de kinderarts", Tier.none),
-        ("mn vrouw gaat me vermoorden als ze ziet dat ik de hele taart op heb 🙈", Tier.stress),
+        ("mn moeder vermoordt me als ze ziet dat ik een piercing heb lmao", Tier.stress),
+        ("ik durf het bijna niet te zeggen 🙈 maar hij sloeg me gisteren", Tier.violence),  # shame is no joke
         # ... but not when the words tell of danger
         ("hij vermoordt me als hij weet dat ik hier ben", Tier.violence),
         ("ze schreef in haar werkstuk dat ze aan zelfmoord denkt", Tier.self_harm),
