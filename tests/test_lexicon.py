@@ -290,15 +290,7 @@ def test_a_form_listed_as_a_real_word_is_not_generated(nlp) -> None:
         ("ik heb 3 kinderen. de oudste is 8", None),
         ("ik ben 6 maanden zwanger en hij schopte tegen mn buik", None),
         ("ik ben 15 weken zwanger", None),
-    ],
-)
-def test_an_age_signed_at_the_end(text, age, nlp) -> None:
-    assert Triage._stated_age(nlp(text)) == age
-
-
-@pytest.mark.parametrize(
-    "text, age",
-    [
+        # other ways to state an age, and a school year
         ("13 ben ik en mn moeder heeft een nieuwe vriend", 13),
         ("ik (15) moet elke middag op mn broertjes passen", 15),
         ("elke keer als opa op bezoek is wordt papa heel boos. ik zit in groep 6", 10),

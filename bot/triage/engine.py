@@ -139,7 +139,10 @@ class Triage:
         if tier >= Tier.violence:
             speaker = self._sure_speaker(self._speaker(hits, found, doc, intent_speaker), found, doc, ranking)
         elif tier >= Tier.stress:
-            speaker = CHILD if self._stated_child(doc) or self._child_life(doc, found) else None
+            # a stated age decides; without one a parent word counts only with a word of a child's own life
+            # ('mama schreeuwt en ik zit op mijn kamer'): adults write "mama" too
+            child = self._child_writer(doc, found) and (self._stated_age(doc) is not None or bool(found.get("child_life")))
+            speaker = CHILD if child else None
         evidence = [
             {"source": "lexicon", "signal": h.signal.id, "tier": h.tier.name, "text": _span_text(doc, h.spans)}
             | ({"note": h.note} if h.note else {})
@@ -339,17 +342,13 @@ class Triage:
                 return int(words[i])  # '13 ben ik en ...'
             if words[i] == "ik" and words[i + 1] == "(" and i + 2 < len(words) and words[i + 2].isdigit():
                 return int(words[i + 2])  # 'ik (15) moet ...'
-            if words[i] == "zit" and words[i + 1] == "in" and (i == 0 or words[i - 1] in starts) and _school_age(words[i + 2 : i + 5]):
-                return _school_age(words[i + 2 : i + 5])  # 'ik zit in groep 6', 'zit in de brugklas', 'ik zit in 2 havo'
+            if words[i] == "zit" and words[i + 1] == "in" and (i == 0 or words[i - 1] in starts) and (school := _school_age(words[i + 2 : i + 5])):
+                return school  # 'ik zit in groep 6', 'zit in de brugklas', 'ik zit in 2 havo'
         return _signed_age(words)
 
     def _stated_child(self, doc: Doc) -> bool:
         age = self._stated_age(doc)
         return age is not None and 6 <= age <= 17
-
-    def _child_life(self, doc: Doc, found: Dict[str, List[Span]]) -> bool:
-        """'mama schreeuwt en ik zit op mijn kamer': a parent word and a child's own life, no sign of an adult."""
-        return bool(found.get("child_life")) and self._stated_age(doc) is None and self._child_writer(doc, found)
 
     def _child_writer(self, doc: Doc, found: Dict[str, List[Span]]) -> bool:
         """A child writes: a stated age under 18, or 'papa/mama/mn vader' without signs of an adult writer."""
@@ -406,8 +405,6 @@ def _signed_age(words: List[str]) -> Optional[int]:
         return SCHOOL_YEARS[before][last]
     if last == "klas" and before in ("1e", "2e", "3e", "4e") and len(tail) > 2 and tail[-3] in SIGN_OFF_BEFORE:
         return int(before[0]) + 11  # '... ik voel me alleen. 1e klas'
-    if last == "brugklas" and (len(tail) == 2 or tail[-3] in SIGN_OFF_BEFORE) and before in SIGN_OFF_BEFORE:
-        return 12
     return None
 
 
