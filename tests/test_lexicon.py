@@ -172,6 +172,20 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("er is huiselijk geweld bij ons thuis", Tier.violence),
         ("ik denk dat mijn man een hartaanval heeft", Tier.acute),
         ("ze had een hersenschudding nadat hij haar duwde", Tier.violence),
+        # a laugh taken back before the danger words is no joke; a joke followed by 'maar serieus' and a question is
+        ("haha nee serieus, hij slaat me elke avond", Tier.violence),
+        ("lol. nee echt, hij heeft me gisteren geschopt", Tier.violence),
+        ("ik vermoord mn vriend nog eens 😂 maar serieus, hoe verdelen jullie de klusjes", Tier.stress),
+        # a teething baby's bite, a child without food while ill, bruises from play, a heart attack cared for ...
+        ("hij krijgt tandjes en bijt me steeds als ik hem voed", Tier.none),
+        ("mag een kind een dag zonder eten bij griep of moet ik naar de dokter", Tier.none),
+        ("ze heeft overal blauwe plekken van het skaten", Tier.none),
+        ("opa kreeg gisteren een hartaanval maar gelukkig gaat het goed", Tier.none),
+        # ... but not a bite by a partner, food kept from a child, bruises from someone, a heart attack now
+        ("mijn vriend bijt me in mijn nek als ik nee zeg", Tier.violence),
+        ("ze laat de kinderen de hele dag zonder eten zitten", Tier.violence),
+        ("ze heeft blauwe plekken van hem op haar armen", Tier.violence),
+        ("mijn vader heeft volgens mij een hartaanval, hij grijpt naar zijn borst", Tier.acute),
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:
@@ -242,6 +256,9 @@ def test_a_sure_acute_reading_is_not_moved_to_the_past_by_a_word_like_toen(triag
     unsure = [{"name": "acute", "confidence": 0.7}]
     assert triage.assess(nlp(text), sure).risk == Tier.acute
     assert triage.assess(nlp("vorige week stond hij met een mes in de keuken"), unsure).risk == Tier.violence
+    # a state that lasts until now keeps an unsure 'right now' reading, even with a word of the past
+    locked = "ze zit al een uur op slot in de badkamer en ik hoor niks meer. gisteren zei ze dat ze niet meer wil"
+    assert triage.assess(nlp(locked), unsure).risk == Tier.acute
 
 
 def test_a_sure_bystander_reading_overrules_a_perpetrator_found_in_the_words(triage, nlp) -> None:

@@ -79,6 +79,7 @@ class Hit:
     tier: Tier
     speaker: Optional[str] = None
     note: Optional[str] = None
+    serious: bool = False  # a laugh before it is taken back ('haha nee serieus, hij slaat me')
 
 
 class Triage:
@@ -128,7 +129,7 @@ class Triage:
             # the classifier alone, on a message that jokes ("xD", "haha") or is about a game, film or sport
             intent_tier = capped
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "joke or game: classifier alone not trusted"}
-        if joke and Tier.violence <= lexicon_tier < Tier.acute and intent_tier < Tier.tension and all(h.signal.weak for h in hits if h.tier >= Tier.violence):
+        if joke and Tier.violence <= lexicon_tier < Tier.acute and intent_tier < Tier.tension and all(h.signal.weak and not h.serious for h in hits if h.tier >= Tier.violence):
             # 'ik vermoord je als je mn chips opeet zei ik tegen mn man. (...) lol': the joke is in another sentence
             for h in hits:
                 if h.tier >= Tier.violence:
@@ -188,8 +189,9 @@ class Triage:
 
     @staticmethod
     def _not_now(doc: Doc, found: Dict[str, List[Span]]) -> bool:
-        """No 'nu' or 'net' that means 'right now', and a word of the past ('gisteren') or of a habit ('soms')."""
-        return not _immediate(found) and bool(found.get("past") or found.get("habit"))
+        """No 'nu' or 'net' that means 'right now', nothing that lasts until now ('ik hoor niks meer'), and a word
+        of the past ('gisteren') or of a habit ('soms')."""
+        return not _immediate(found) and not found.get("ongoing") and bool(found.get("past") or found.get("habit"))
 
     # -- lexicon ----------------------------------------------------------------------------------
     def _lexicon_hits(self, doc: Doc, found: Dict[str, List[Span]]) -> List[Hit]:
@@ -203,15 +205,16 @@ class Triage:
                     continue
                 if signal.at_end and not _ends_sentence(doc, max(e for _, e in spans), sentence[1]):
                     continue
-                hits.append(self._modify(Hit(signal, sentence, spans, signal.tier), local, doc))
+                serious = any(t[0] < spans[0][0] for t in found.get("joke_taken_back", []))
+                hits.append(self._modify(Hit(signal, sentence, spans, signal.tier, serious=serious), local, doc))
         return [h for h in hits if h.tier > Tier.none]
 
     def _modify(self, hit: Hit, local: Dict[str, List[Span]], doc: Doc) -> Hit:
         """Context that lowers or raises a hit: harmless context, hyperbole, negation, time."""
         fear = bool(local.get("fear"))
-        if hit.signal.weak and local.get("harmless_context"):
+        if hit.signal.weak and local.get("harmless_context") and not hit.serious:
             hit.tier, hit.note = Tier.none, "harmless context (sport, game, film, idiom)"
-        elif hit.signal.weak and local.get("hyperbole"):
+        elif hit.signal.weak and local.get("hyperbole") and not hit.serious:
             hit.tier, hit.note = Tier.stress, "hyperbole"
         elif hit.signal.weak and hit.tier == Tier.violence and _negated(hit, local) and not fear:
             hit.tier, hit.note = Tier.tension, "negated"
