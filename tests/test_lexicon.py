@@ -344,11 +344,13 @@ def test_a_child_writing_at_the_tension_tier_goes_to_the_kindertelefoon(text, ro
         ("violence_child", 0.9, Tier.violence),
         ("self_harm", 0.4, Tier.stress),
         ("self_harm", 0.7, Tier.self_harm),  # a self-harm reading at or above `confirm` is never capped: a miss costs most
+        ("acute", 0.4, Tier.stress),
+        ("acute", 0.7, Tier.acute),  # nor an acute one: first aid is where a child chokes or swallows pills
     ],
 )
 def test_a_care_topic_caps_only_an_unsure_classifier(intent, confidence, tier, triage, nlp) -> None:
     """A child's illness, first aid or a school assignment make the classifier read danger; there it is not trusted below 0.8
-    (violence) or below `confirm` (self-harm)."""
+    (violence) or below `confirm` (self-harm, acute)."""
     text = "kun je ibuprofen en paracetamol tegelijk geven bij een kind met oorpijn"
     rest = (1 - confidence) / 2
     ranking = [{"name": intent, "confidence": confidence}, {"name": "ask_tip", "confidence": rest}, {"name": "tip_sleep", "confidence": rest}]

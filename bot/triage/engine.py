@@ -113,9 +113,10 @@ class Triage:
             and found.get("care_topic")
             and not serious
             and intent_confidence < self.thresholds.play
-            and not (intent_tier == Tier.self_harm and intent_confidence >= self.thresholds.confirm)
+            and not (intent_tier in (Tier.self_harm, Tier.acute) and intent_confidence >= self.thresholds.confirm)
         ):
-            # a child's illness or first aid, a school assignment: the classifier alone is not trusted (not grief: docs/triage.md)
+            # a child's illness or first aid, a school assignment: the classifier alone is not trusted (not grief: docs/triage.md);
+            # a sure self-harm or acute reading stands ('hij heeft zich verslikt en wordt blauw')
             intent_tier = Tier.stress
             intent_evidence = {**(intent_evidence or {}), "tier": intent_tier.name, "note": "care or school topic: classifier alone not trusted"}
         if intent_tier == Tier.acute and lexicon_tier < Tier.acute and self._not_now(doc, found) and _confidence(ranking, "acute") < self.thresholds.now:
