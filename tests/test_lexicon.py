@@ -186,6 +186,11 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("ze laat de kinderen de hele dag zonder eten zitten", Tier.violence),
         ("ze heeft blauwe plekken van hem op haar armen", Tier.violence),
         ("mijn vader heeft volgens mij een hartaanval, hij grijpt naar zijn borst", Tier.acute),
+        # a first-aid question about what could happen is no emergency; the same words about my child now are
+        ("wat doe je als een kind een vaatwastablet in zn mond stopt", Tier.none),
+        ("stel dat de baby blauwe lippen krijgt, wat moet ik dan doen", Tier.none),
+        ("mijn dochter heeft een vaatwastablet ingeslikt", Tier.acute),
+        ("wat moet ik doen, hij ademt niet meer", Tier.acute),
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:
