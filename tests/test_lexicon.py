@@ -92,6 +92,9 @@ def test_harmless_sentences_are_not_flagged(text, triage, nlp) -> None:
         ("ben zwanger en mn vriend heeft me in mn buik geschopt. ik zit nu bij mn moeder", VICTIM),
         ("hij knijpt soms mn keel dicht als we ruzie hebben", VICTIM),
         ("opa hier. mn zoon schudt zn baby als die huilt", BYSTANDER),
+        ("ik weet zeker dat de vriend van mijn zus haar schopt", BYSTANDER),  # the 'ik' before 'dat' is in another clause
+        ("ik ben bang dat ik mijn zoon sla als hij zo doorgaat", PERPETRATOR),  # ... the one after it is not
+        ("ik denk dat ik haar te hard heb geduwd", PERPETRATOR),
     ],
 )
 def test_speaker(text, speaker, triage, nlp) -> None:

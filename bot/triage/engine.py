@@ -284,8 +284,9 @@ class Triage:
         subordinators = inside("subordinator")
 
         def same_clause(span: Span) -> bool:
-            # 'ik gaf hem een schop toen hij me uitschold': after 'toen', 'me' is in another clause
-            return not any(anchor < c[0] < span[0] for c in subordinators)
+            # 'ik gaf hem een schop toen hij me uitschold': after 'toen', 'me' is in another clause;
+            # 'ik denk dat mijn schoonzoon haar slaat': so is the 'ik' before 'dat'
+            return not any(anchor < c[0] < span[0] or span[0] < c[0] < anchor for c in subordinators)
 
         subjects = [s for s in inside("first_subject") if same_clause(s)]
         if not subjects and doc[sentence[0]]._.adem_norm in DROPPED_SUBJECT_VERBS:
@@ -313,7 +314,7 @@ class Triage:
             [(abs(s[0] - anchor), VICTIM) for s in objects] + [(abs(s[0] - anchor), PERPETRATOR) for s in subjects]
         )[1]
         if nearest == PERPETRATOR:
-            others = inside("third_subject") + inside("child_writer") + (inside("third_party") if inside("witness") else [])
+            others = [o for o in inside("third_subject") + inside("child_writer") + (inside("third_party") if inside("witness") else []) if same_clause(o)]
             first = min(abs(s[0] - anchor) for s in subjects)
             if any(abs(o[0] - anchor) < first for o in others):
                 # 'ik zag dat hij zijn zoontje kneep', 'ik durf niet naar huis want papa slaat': someone else acts
