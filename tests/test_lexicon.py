@@ -338,6 +338,11 @@ def test_a_stated_age_or_school_year(text, age, nlp) -> None:
         ("papa en mama schreeuwen de hele tijd en ik zit met mn broertje op mijn kamer", "kindertelefoon"),
         ("mn ouders schreeuwen tegen elkaar en mijn man zegt dat ik moet kiezen", "luisterlijn"),  # an adult writes
         ("elke zondag bij mn ouders gaat het mis, mn vader zegt iets over mn opvoeding en dan ontploft het", "luisterlijn"),
+        # a quarrel with one's own parent is a child's, unless an adult's life shows
+        ("mn moeder en ik schreeuwen alleen nog tegen elkaar en ik word zo boos", "kindertelefoon"),
+        ("ik had ruzie met papa en we schreeuwden zo hard tegen elkaar", "kindertelefoon"),
+        ("mn moeder en ik hebben steeds ruzie over de opvoeding en ik word zo boos", "luisterlijn"),
+        ("mijn stiefzoon en ik schreeuwen tegen elkaar en zijn moeder kiest altijd zijn kant", "luisterlijn"),
     ],
 )
 def test_a_child_writing_at_the_tension_tier_goes_to_the_kindertelefoon(text, route, triage, nlp) -> None:
