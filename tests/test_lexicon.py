@@ -95,6 +95,8 @@ def test_harmless_sentences_are_not_flagged(text, triage, nlp) -> None:
         ("ik weet zeker dat de vriend van mijn zus haar schopt", BYSTANDER),  # the 'ik' before 'dat' is in another clause
         ("ik ben bang dat ik mijn zoon sla als hij zo doorgaat", PERPETRATOR),  # ... the one after it is not
         ("ik denk dat ik haar te hard heb geduwd", PERPETRATOR),
+        ("sinds opa dood is slaat mama mij als ze gedronken heeft", CHILD),  # a child says 'opa' too ...
+        ("ik ben oma en mijn schoonzoon slaat mijn dochter", BYSTANDER),  # ... a grandparent says who they are
     ],
 )
 def test_speaker(text, speaker, triage, nlp) -> None:
@@ -270,12 +272,13 @@ def test_a_sure_acute_reading_is_not_moved_to_the_past_by_a_word_like_toen(triag
 
 
 def test_a_sure_bystander_reading_overrules_a_perpetrator_found_in_the_words(triage, nlp) -> None:
-    text = "ik ben oma en mijn schoonzoon schreeuwt tegen de kleinkinderen en slaat ze met de vlakke hand"
+    text = "ik ben oma, mijn schoonzoon schreeuwt tegen de kleinkinderen en slaat ze met de vlakke hand"
     sure = [{"name": "violence_bystander", "confidence": 0.95}]
     unsure = [{"name": "violence_bystander", "confidence": 0.6}, {"name": "violence_perpetrator", "confidence": 0.4}]
     assert triage.assess(nlp("ik heb mijn zoon geslagen"), unsure).speaker == PERPETRATOR
-    assert triage.assess(nlp(text), unsure).speaker == PERPETRATOR  # the words alone mislead here
+    assert triage.assess(nlp(text), unsure).speaker == PERPETRATOR  # the words alone mislead here (no 'en' before the new subject)
     assert triage.assess(nlp(text), sure).speaker == BYSTANDER
+    assert triage.assess(nlp(text.replace("oma,", "oma en")), unsure).speaker == BYSTANDER  # 'en mijn schoonzoon' starts a clause
 
 
 def test_a_sure_perpetrator_reading_overrules_a_bystander_found_in_the_words_but_a_victim_only_when_surer(triage, nlp) -> None:

@@ -282,11 +282,12 @@ class Triage:
 
         anchor = hit.spans[0][0]
         subordinators = inside("subordinator")
+        boundaries_before = subordinators + inside("new_subject")
 
         def same_clause(span: Span) -> bool:
             # 'ik gaf hem een schop toen hij me uitschold': after 'toen', 'me' is in another clause;
-            # 'ik denk dat mijn schoonzoon haar slaat': so is the 'ik' before 'dat'
-            return not any(anchor < c[0] < span[0] or span[0] < c[0] < anchor for c in subordinators)
+            # 'ik denk dat mijn schoonzoon haar slaat', 'ik ben oma en mijn schoonzoon slaat haar': so is the 'ik' before them
+            return not any(anchor < c[0] < span[0] for c in subordinators) and not any(span[0] < c[0] < anchor for c in boundaries_before)
 
         subjects = [s for s in inside("first_subject") if same_clause(s)]
         if not subjects and doc[sentence[0]]._.adem_norm in DROPPED_SUBJECT_VERBS:
