@@ -196,6 +196,10 @@ def test_speaker(text, speaker, triage, nlp) -> None:
         ("stel dat de baby blauwe lippen krijgt, wat moet ik dan doen", Tier.none),
         ("mijn dochter heeft een vaatwastablet ingeslikt", Tier.acute),
         ("wat moet ik doen, hij ademt niet meer", Tier.acute),
+        # abuse and control told softly
+        ("de vriend van mijn moeder heeft me aangeraakt toen ze weg was", Tier.violence),
+        ("hij heeft mij nooit aangeraakt, dat niet", Tier.none),
+        ("er hangt een camera in de gang zodat hij kan zien wat ik doe", Tier.violence),
     ],
 )
 def test_context_changes_the_tier(text, tier, triage, nlp) -> None:
